@@ -1,0 +1,1 @@
+"""The `signstream` command: no arguments opens the app, subcommands do the rest."""

@@ -1,0 +1,63 @@
+"""Shared fixtures: where the real data is, and small generated landmark sequences."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from engine.landmarks import GROUPS, NUM_POINTS, LandmarkSequence
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def data_root() -> Path:
+    """``$SIGNSTREAM_DATA``, default ``../shared/data`` beside the repo."""
+    return Path(os.environ.get("SIGNSTREAM_DATA", REPO.parent / "shared" / "data"))
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    """The real data folder; tests that use it skip (with the reason) where it is absent."""
+    root = data_root()
+    if not (root / "README.md").is_file():
+        pytest.skip(f"real data not found at {root} (set SIGNSTREAM_DATA)")
+    return root
+
+
+def make_sequence(
+    num_frames: int = 24,
+    fps: float = 30.0,
+    seed: int = 0,
+    glosses: tuple[str, ...] = ("hello",),
+    signer: str = "tester",
+    drop_left: float = 0.0,
+) -> LandmarkSequence:
+    """A plausible synthetic signer: a body at the image centre, hands moving smoothly.
+
+    ``drop_left`` is the fraction of frames without the left hand.
+    """
+    rng = np.random.default_rng(seed)
+    t = np.arange(num_frames) / fps
+    p = np.zeros((num_frames, NUM_POINTS, 4), np.float32)
+    base = rng.uniform(0.3, 0.7, size=(NUM_POINTS, 2)).astype(np.float32)
+    base[11] = (0.62, 0.55)  # left shoulder (image side)
+    base[12] = (0.38, 0.55)  # right shoulder
+    p[:, :, :2] = base
+    wobble = 0.05 * np.sin(2 * np.pi * 1.5 * t)[:, None]
+    p[:, 33:, 0] += wobble
+    p[:, 33:, 1] += 0.5 * wobble
+    p[:, :, 2] = rng.normal(0, 0.05, size=NUM_POINTS) + 0.5 * wobble  # smooth in time
+    p[:, :, 3] = 1.0
+    present = np.ones((num_frames, len(GROUPS)), bool)
+    present[:, 3] = False  # no face
+    if drop_left > 0:
+        gone = rng.random(num_frames) < drop_left
+        present[gone, 1] = False
+        p[gone, 33:54] = 0.0
+    return LandmarkSequence(
+        points=p, present=present, timestamps=t.astype(np.float64), fps=fps,
+        glosses=glosses, signer=signer, source=f"synthetic:{seed}",
+    )

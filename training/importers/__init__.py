@@ -1,0 +1,1 @@
+"""Importers of landmark data into the SignStream dataset format (engine.dataset)."""
