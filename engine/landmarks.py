@@ -15,8 +15,9 @@ Layout of :class:`LandmarkSequence`
   ``face``       75..75+F-1  optional: ``FACE_SUBSET`` of MediaPipe Face Mesh (F = 20) points
   =============  ==========  ==================================================================
 
-  ``P`` is ``75`` without a face, ``95`` with it. "Left" and "right" are MediaPipe's labels
-  (the image side of a non-mirrored camera), exactly as the ``258`` layout of the shared data.
+  ``P`` is ``75`` without a face, ``95`` with it. "Left" and "right" are MediaPipe's labels, as
+  in the ``258`` layout of the shared data: the person's left and right as a non-mirrored camera
+  sees them (the left shoulder, point 11, and the left hand are on the image's right side).
 
 * dims: ``x, y`` normalised to the image width and height (0..1, x to the right, y down),
   ``z`` MediaPipe's relative depth (in x's scale), ``c`` confidence: pose visibility, ``1.0`` for

@@ -1,0 +1,1 @@
+"""SignStream's PySide6 desktop app. Talks to the engine only through its events."""

@@ -1,0 +1,89 @@
+"""``signstream``: no arguments opens the app; subcommands do the rest.
+
+The CLI only parses and dispatches to typed functions; each subcommand imports what it needs
+when it runs, so ``signstream data ...`` never pays for Qt or torch.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from engine import __version__
+from engine.errors import SignStreamError
+
+__all__ = ["build_parser", "main"]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="signstream",
+        description="Real-time sign language recognition. Without a command: open the app.",
+    )
+    parser.add_argument("--version", action="version", version=f"signstream {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    app = sub.add_parser("app", help="open the desktop app (the default)")
+    app.add_argument("video", nargs="?", help="a video file to open at start")
+    app.set_defaults(func=_cmd_app)
+
+    ext = sub.add_parser("extract", help="MediaPipe landmarks of videos, written as .pose files")
+    ext.add_argument("videos", nargs="+", type=Path, help="video files or animated GIFs")
+    ext.add_argument("--out", type=Path, required=True, help="output folder for the .pose files")
+    ext.add_argument("--face", action="store_true", help="also keep the face subset")
+    ext.set_defaults(func=_cmd_extract)
+
+    from training.data_cli import add_data_parser  # no torch, no Qt
+
+    add_data_parser(sub)
+    return parser
+
+
+def _cmd_app(args: argparse.Namespace) -> int:
+    from app.main_window import run_app
+
+    return run_app([sys.argv[0]] + ([args.video] if args.video else []))
+
+
+def _cmd_extract(args: argparse.Namespace) -> int:
+    from engine.extractor import ExtractorConfig, create_extractor
+    from engine.posefile import sequence_to_pose, write_pose
+    from engine.video import extract_video
+
+    failures = 0
+    with create_extractor(ExtractorConfig(with_face=args.face)) as extractor:
+        for video in args.videos:
+            try:
+                seq = extract_video(video, extractor=extractor)
+            except SignStreamError as e:
+                print(f"error: {e}", file=sys.stderr)
+                failures += 1
+                continue
+            out = args.out / (Path(video).stem + ".pose")
+            write_pose(out, sequence_to_pose(seq))
+            hands = seq.present[:, 1:3].any(axis=1).mean()
+            print(f"{video}: {seq.num_frames} frames, hands in {hands:.0%} -> {out}")
+    return 1 if failures else 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if not argv:
+        return _cmd_app(argparse.Namespace(video=None))
+    args = build_parser().parse_args(argv)
+    if getattr(args, "func", None) is None:
+        build_parser().print_help()
+        return 2
+    try:
+        return int(args.func(args))
+    except SignStreamError as e:  # a message a person can act on, not a traceback
+        print(f"signstream: error: {e}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("signstream: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

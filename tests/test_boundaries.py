@@ -1,0 +1,74 @@
+"""Architecture contracts: the engine stays free of Qt, torch, the app and training.
+
+Checked twice: statically (every import statement in the package's source) and at run time
+(importing every engine module in a fresh interpreter pulls none of the forbidden modules).
+"""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import REPO
+
+FORBIDDEN = {
+    "engine": {"PySide6", "torch", "app", "training", "signstream"},
+    "app": {"training", "torch"},
+}
+
+
+def imported_modules(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text("utf-8"), filename=str(path))
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names |= {alias.name.split(".")[0] for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            names.add(node.module.split(".")[0])
+    return names
+
+
+@pytest.mark.parametrize("package", sorted(FORBIDDEN))
+def test_static_imports(package: str) -> None:
+    files = sorted((REPO / package).rglob("*.py"))
+    assert files, f"{package}/ has no Python files"
+    offenders = {
+        str(f.relative_to(REPO)): sorted(imported_modules(f) & FORBIDDEN[package]) for f in files
+    }
+    offenders = {f: bad for f, bad in offenders.items() if bad}
+    assert not offenders, f"{package}/ imports what it must not: {offenders}"
+
+
+def test_engine_imports_nothing_forbidden_at_run_time() -> None:
+    modules = sorted(
+        "engine." + p.stem for p in (REPO / "engine").glob("*.py") if p.stem != "__init__"
+    )
+    code = (
+        "import importlib, sys\n"
+        f"for m in {modules!r}: importlib.import_module(m)\n"
+        "bad = sorted(m for m in sys.modules if m.split('.')[0] in "
+        "{'PySide6', 'torch', 'app', 'training'})\n"
+        "print(','.join(bad))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True
+    )
+    assert out.stdout.strip() == "", f"importing the engine pulled in: {out.stdout.strip()}"
+
+
+def test_cli_starts_without_torch() -> None:
+    """`signstream --help` and the data commands must not pay for importing torch."""
+    code = (
+        "import sys\n"
+        "from signstream import cli\n"
+        "try:\n    cli.main(['data', '--help'])\nexcept SystemExit:\n    pass\n"
+        "print('torch' in sys.modules)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True
+    )
+    assert out.stdout.strip().splitlines()[-1] == "False"
