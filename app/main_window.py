@@ -7,6 +7,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import numpy.typing as npt
 from PySide6.QtCore import Qt, Slot
 from PySide6.QtGui import QAction, QKeySequence, QPixmap
 from PySide6.QtWidgets import (
@@ -107,7 +108,7 @@ class MainWindow(QMainWindow):
 
     # ------------------------------------------------------------------ engine events
     @Slot(object, object, float)
-    def on_frame(self, frame: np.ndarray, landmarks: FrameLandmarks, ms: float) -> None:
+    def on_frame(self, frame: npt.NDArray[np.uint8], landmarks: FrameLandmarks, ms: float) -> None:
         mirror = self.mirror_action.isChecked()
         image = rgb_to_qimage(frame[:, ::-1].copy() if mirror else frame)
         if self.overlay_action.isChecked():

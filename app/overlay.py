@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import numpy.typing as npt
 from PySide6.QtCore import QPointF, Qt
 from PySide6.QtGui import QColor, QImage, QPainter, QPen
 
@@ -27,7 +28,7 @@ COLOURS = {
 MIN_VISIBILITY = 0.3  # pose points MediaPipe is less sure of are not drawn
 
 
-def rgb_to_qimage(frame: np.ndarray) -> QImage:
+def rgb_to_qimage(frame: npt.NDArray[np.uint8]) -> QImage:
     """``(H, W, 3) uint8`` RGB -> a QImage that owns its pixels."""
     h, w, _ = frame.shape
     return QImage(frame.data, w, h, 3 * w, QImage.Format.Format_RGB888).copy()
@@ -37,7 +38,7 @@ def draw_landmarks(image: QImage, lm: FrameLandmarks, mirror: bool = False) -> N
     """Paint pose and hand skeletons onto ``image`` (in place)."""
     w, h = image.width(), image.height()
 
-    def xy(p: np.ndarray) -> QPointF:
+    def xy(p: npt.NDArray[np.float32]) -> QPointF:
         x = (1.0 - float(p[0])) if mirror else float(p[0])
         return QPointF(x * w, float(p[1]) * h)
 

@@ -52,6 +52,7 @@ __all__ = [
     "NUM_POINTS",
     "NUM_POINTS_WITH_FACE",
     "POSE_POINTS",
+    "UNKNOWN_SIGNER",
     "FlatLayout",
     "Group",
     "LandmarkSequence",
@@ -60,6 +61,7 @@ __all__ = [
 
 POSE_POINTS = 33
 HAND_POINTS = 21
+UNKNOWN_SIGNER = "unknown"  # the signer of data that does not say who signs
 DIMS = 4  # x, y, z, confidence
 
 # A small, stable subset of the 468 Face Mesh points that carries the non-manual signals signing
@@ -140,7 +142,7 @@ class LandmarkSequence:
     timestamps: TimeArray  # (T,) float64 seconds, strictly increasing
     fps: float  # nominal frame rate of the source
     glosses: tuple[str, ...] = ()  # labels: one gloss for an isolated sign, several for a sentence
-    signer: str = ""  # who signs (splits by signer rely on it); "" when unknown
+    signer: str = UNKNOWN_SIGNER  # who signs (splits by signer rely on it)
     source: str = ""  # where it came from (file, dataset + index), for messages
     # width / height of the image the x, y were normalised to; None where unknown (datasets
     # recorded without it): features then assume DEFAULT_ASPECT of engine.features.

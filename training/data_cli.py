@@ -7,7 +7,6 @@ Every subcommand is a thin shell over a typed function of ``training.importers``
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from collections.abc import Iterable
 from pathlib import Path
@@ -138,9 +137,11 @@ def _import_mp_data(args: argparse.Namespace) -> int:
 def _import_parquet(args: argparse.Namespace) -> int:
     from training.importers.isl_parquet import import_isl_parquet
 
+    # files already in the dataset are not even read: a resumed import of the full set is fast
+    known = Dataset.open_or_create(args.dataset).sources()
     items = import_isl_parquet(
         args.paths, gloss=args.gloss, signer=args.signer, fps=args.fps, limit=args.limit,
-        **_filters(args),
+        skip_sources=known, **_filters(args),
     )  # fmt: skip
     return _report(args.dataset, items)
 
@@ -170,7 +171,7 @@ def _stats(args: argparse.Namespace) -> int:
     from training.stats import dataset_stats
 
     stats = dataset_stats(Dataset(args.dataset))
-    print(json.dumps(stats.to_json(), indent=1) if args.json else stats.render())
+    print(stats.to_json() if args.json else stats.render())
     return 0
 
 

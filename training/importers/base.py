@@ -13,9 +13,12 @@ from engine.dataset import Dataset
 from engine.errors import ImportProblem
 from engine.landmarks import LandmarkSequence
 
-__all__ = ["ImportItem", "ImportReport", "write_import"]
+__all__ = ["DEFAULT_FPS", "ImportItem", "ImportReport", "write_import"]
 
 ImportItem = LandmarkSequence | ImportProblem
+# Frame rate assumed for tutorial-recorded data that does not state one: nominal webcam speed
+# (the real rate of those recorders, with MediaPipe in the loop, was about 10-30 fps).
+DEFAULT_FPS = 30.0
 SHARD_SEQUENCES = 2000  # sequences per shard: big enough to load fast, small enough to lose little
 
 

@@ -1,0 +1,202 @@
+"""Importer of the ``.npz`` landmark sets of the shared data (``../shared/data/*/*.npz``).
+
+File format (``numpy.savez_compressed``)::
+
+    X       (N, frames, D) float16   one flat vector per frame, D in FLAT_LAYOUTS
+                                     (258, 1662, 126, 170, 226); an undetected group is zeros
+    gloss   (N,) str                 the label of each sequence
+    signer  (N,) str                 optional: who signs
+    seq, real, name, ...  (N,)       optional label arrays; kept in ``extra`` as strings
+
+The layout is chosen from ``D`` unless given. None of these files records its frame rate: the
+tutorial recorders capture at webcam speed with MediaPipe in the loop (roughly 10-30 fps,
+unknown per file), so ``fps`` (default 30) is an assumption and the timestamps are regular at it.
+``source`` is ``"<folder>/<file>#<index>"`` (the folder too, because several sets are called
+``words.npz``), so re-importing a file skips the sequences that are already in the dataset.
+"""
+
+from __future__ import annotations
+
+import os
+import zipfile
+import zlib
+from collections.abc import Collection, Iterable, Iterator
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+
+from engine.errors import ImportProblem
+from engine.landmarks import FLAT_LAYOUTS, UNKNOWN_SIGNER, LandmarkSequence
+from training.importers.base import DEFAULT_FPS, ImportItem
+
+__all__ = ["import_npz", "layout_for_size", "npz_source"]
+
+# The tutorial recorders' real rate is unknown (10-30 fps with MediaPipe in the loop); 30 is the
+# webcam's nominal rate, and training augments with time stretching to cover the rest.
+
+DATA_KEY = "X"
+GLOSS_KEY = "gloss"
+SIGNER_KEY = "signer"
+REAL_KEY = "real"  # WLASL-50: True for the real clips, False for the uploader's augmentations
+
+# What a truncated or corrupt npz raises, depending on where the bytes stop: no central
+# directory (BadZipFile), a cut member (EOFError, zlib.error), a bad CRC (BadZipFile), a header
+# that does not parse (ValueError), a missing file (OSError).
+_READ_ERRORS: tuple[type[BaseException], ...] = (
+    OSError,
+    ValueError,
+    KeyError,
+    EOFError,
+    zipfile.BadZipFile,
+    zlib.error,
+)
+
+PathLike = str | os.PathLike[str]
+
+
+def layout_for_size(size: int) -> str | None:
+    """The name of the flat layout whose vectors have ``size`` values, or None."""
+    for name, layout in FLAT_LAYOUTS.items():
+        if layout.size == size:
+            return name
+    return None
+
+
+def npz_source(path: PathLike, index: int) -> str:
+    """``"<folder>/<file>#<index>"``: stable across machines, distinct for same-named files."""
+    p = Path(path)
+    return f"{p.parent.name}/{p.name}#{index}"
+
+
+def _as_paths(paths: PathLike | Iterable[PathLike]) -> list[Path]:
+    if isinstance(paths, (str, os.PathLike)):
+        return [Path(paths)]
+    return [Path(p) for p in paths]
+
+
+def _read_npz(path: Path) -> dict[str, npt.NDArray[np.generic]]:
+    """All arrays of an npz file, decompressed (raises one of ``_READ_ERRORS``)."""
+    with np.load(path, allow_pickle=False) as z:
+        return {key: z[key] for key in z.files}
+
+
+def import_npz(
+    paths: PathLike | Iterable[PathLike],
+    *,
+    layout: str | None = None,
+    fps: float = DEFAULT_FPS,
+    signer: str = UNKNOWN_SIGNER,
+    include_glosses: Collection[str] | None = None,
+    exclude_glosses: Collection[str] = (),
+    real_only: bool = False,
+) -> Iterator[ImportItem]:
+    """Yield the sequences of one or more npz sets, or an :class:`ImportProblem` per bad file.
+
+    Args:
+        paths: one ``.npz`` file or several; a file that cannot be read (missing, truncated,
+            corrupt, no ``X``/``gloss``, unknown vector size) yields one ImportProblem naming
+            it and the import goes on with the next file.
+        layout: a name of ``FLAT_LAYOUTS``; None chooses it from the vector size ``D``.
+        fps: nominal rate of the recordings (not stored in the files; see the module docstring).
+        signer: the signer of files without a ``signer`` array.
+        include_glosses: keep only these glosses (None: all).
+        exclude_glosses: drop these glosses, e.g. asl-coffee's fingerspelled letters. Beware
+            that ``a`` and ``i`` are words of that vocabulary, not only letters.
+        real_only: keep only sequences whose ``real`` label is true (WLASL-50: the 423 real
+            clips, not the augmentations); a file without ``real`` is then an ImportProblem.
+
+    Yields:
+        :class:`LandmarkSequence` ``(frames, 75 or 95, 4)`` with ``glosses=(gloss,)``, the
+        signer, ``source="<folder>/<file>#<index>"`` and ``extra`` holding the other label
+        arrays as strings plus ``layout`` (the flat layout it was read from).
+    """
+    if not fps > 0:
+        raise ValueError(f"fps must be positive, got {fps}")
+    if layout is not None and layout not in FLAT_LAYOUTS:
+        raise ValueError(f"unknown layout {layout!r}; known: {', '.join(FLAT_LAYOUTS)}")
+    for path in _as_paths(paths):
+        try:
+            arrays = _read_npz(path)
+        except _READ_ERRORS as e:
+            yield ImportProblem(str(path), f"unreadable npz ({type(e).__name__}: {e})")
+            continue
+        yield from _sequences_of(
+            path, arrays, layout, fps, signer, include_glosses, exclude_glosses, real_only
+        )
+
+
+def _sequences_of(
+    path: Path,
+    arrays: dict[str, npt.NDArray[np.generic]],
+    layout: str | None,
+    fps: float,
+    signer: str,
+    include_glosses: Collection[str] | None,
+    exclude_glosses: Collection[str],
+    real_only: bool,
+) -> Iterator[ImportItem]:
+    """The sequences of one decoded file (or one ImportProblem saying what is wrong with it)."""
+    where = str(path)
+    if DATA_KEY not in arrays or GLOSS_KEY not in arrays:
+        missing = [k for k in (DATA_KEY, GLOSS_KEY) if k not in arrays]
+        yield ImportProblem(where, f"no {' / '.join(missing)} array (has {sorted(arrays)})")
+        return
+    x = arrays[DATA_KEY]
+    if x.ndim != 3:
+        yield ImportProblem(where, f"{DATA_KEY} must be (N, frames, D), got {x.shape}")
+        return
+    n, frames, size = (int(d) for d in x.shape)
+    name = layout if layout is not None else layout_for_size(size)
+    if name is None:
+        yield ImportProblem(where, f"vectors of {size} values match no layout; pass layout=")
+        return
+    if FLAT_LAYOUTS[name].size != size:
+        yield ImportProblem(
+            where, f"layout {name} has {FLAT_LAYOUTS[name].size} values, the file has {size}"
+        )
+        return
+    # Label arrays: one entry per sequence; anything else (e.g. a scalar note) is not a label.
+    labels = {k: a for k, a in arrays.items() if k != DATA_KEY and a.shape == (n,)}
+    if GLOSS_KEY not in labels:
+        yield ImportProblem(where, f"{GLOSS_KEY} must be ({n},), got {arrays[GLOSS_KEY].shape}")
+        return
+    if real_only and REAL_KEY not in labels:
+        yield ImportProblem(where, f"real_only asks for a `{REAL_KEY}` array, the file has none")
+        return
+
+    glosses = [str(g) for g in labels[GLOSS_KEY]]
+    wanted = set(glosses) if include_glosses is None else set(include_glosses)
+    wanted -= set(exclude_glosses)
+    keep = np.array([g in wanted for g in glosses], dtype=bool).reshape(n)
+    if real_only:
+        keep &= labels[REAL_KEY].astype(bool)
+    if not keep.any():
+        return
+    signers = [str(s) for s in labels[SIGNER_KEY]] if SIGNER_KEY in labels else None
+    extra_keys = [k for k in labels if k not in (GLOSS_KEY, SIGNER_KEY)]
+    extras = {k: [str(v) for v in labels[k].tolist()] for k in extra_keys}
+
+    # One unpack of all kept frames at once: the per-sequence Python work is then only slicing
+    # (the whole asl-coffee set, 4693 sequences, imports in about 1.5 s).
+    kept = np.flatnonzero(keep)
+    points, present = FLAT_LAYOUTS[name].unpack(x[kept].reshape(len(kept) * frames, size))
+    points = points.reshape(len(kept), frames, *points.shape[1:])
+    present = present.reshape(len(kept), frames, present.shape[1])
+    timestamps = np.arange(frames, dtype=np.float64) / fps
+    for j, i in enumerate(kept.tolist()):
+        extra = {k: v[i] for k, v in extras.items()}
+        extra["layout"] = name
+        try:
+            yield LandmarkSequence(
+                points=points[j],
+                present=present[j],
+                timestamps=timestamps,
+                fps=fps,
+                glosses=(glosses[i],),
+                signer=signers[i] if signers is not None else signer,
+                source=npz_source(path, i),
+                extra=extra,
+            )
+        except ValueError as e:  # cannot happen with well-formed arrays; say which one if it does
+            yield ImportProblem(f"{path}#{i}", str(e))
