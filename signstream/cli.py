@@ -80,6 +80,9 @@ def main(argv: list[str] | None = None) -> int:
     except SignStreamError as e:  # a message a person can act on, not a traceback
         print(f"signstream: error: {e}", file=sys.stderr)
         return 1
+    except BrokenPipeError:  # output piped into `head` & co.: not an error
+        sys.stderr.close()
+        return 0
     except KeyboardInterrupt:
         print("signstream: interrupted", file=sys.stderr)
         return 130

@@ -176,13 +176,21 @@ def _stats(args: argparse.Namespace) -> int:
 
 
 def _synth(args: argparse.Namespace) -> int:
-    from training.synthesis import synthesize_dataset
+    from training.grammar import load_grammar, read_gloss_corpus
+    from training.synthesis import isolated_glosses, synthesize_dataset
 
-    n = synthesize_dataset(
-        Dataset(args.dataset), args.out, grammar=args.grammar, corpus=args.corpus,
-        signers=args.signers, count=args.count, seed=args.seed,
-    )  # fmt: skip
-    print(f"{args.out}: {n} sentences from signers {', '.join(args.signers)}")
+    source = Dataset(args.dataset)
+    sentences: Any
+    if args.grammar is not None:
+        sentences = load_grammar(args.grammar)
+    else:
+        vocabulary = isolated_glosses(source.infos, args.signers)
+        sentences = read_gloss_corpus(args.corpus, vocabulary, case="lower").sentences
+    out = Dataset.open_or_create(args.out)
+    report = synthesize_dataset(
+        source, out, sentences, count=args.count, seed=args.seed, signers=args.signers
+    )
+    print(report.summary())
     return 0
 
 
