@@ -48,7 +48,7 @@ if [ ! -x .venv/bin/python ]; then
   "$PY" -m venv .venv
 fi
 VPY=.venv/bin/python
-"$VPY" -m pip install -q --disable-pip-version-check --upgrade "pip>=24" >/dev/null
+"$VPY" -m pip install -q --disable-pip-version-check --upgrade "pip>=24" "setuptools>=77" >/dev/null
 pip_install() { "$VPY" -m pip install -q --disable-pip-version-check -c requirements/constraints.txt "$@"; }
 
 # Every requirement of pyproject.toml except mediapipe (installed below without its declared deps).
