@@ -58,6 +58,11 @@ def make_sequence(
         present[gone, 1] = False
         p[gone, 33:54] = 0.0
     return LandmarkSequence(
-        points=p, present=present, timestamps=t.astype(np.float64), fps=fps,
-        glosses=glosses, signer=signer, source=f"synthetic:{seed}",
+        points=p,
+        present=present,
+        timestamps=t.astype(np.float64),
+        fps=fps,
+        glosses=glosses,
+        signer=signer,
+        source=f"synthetic:{seed}",
     )

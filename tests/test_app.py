@@ -11,7 +11,7 @@ import pytest
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-from app.main_window import MainWindow  # noqa: E402
+from app.main_window import MainWindow
 
 
 def write_video(path: Path, frames: int = 12) -> Path:

@@ -16,7 +16,9 @@ from tests.conftest import make_sequence
 
 def test_append_and_reopen(tmp_path: Path) -> None:
     ds = Dataset.create(tmp_path / "ds", description="test")
-    a = [make_sequence(num_frames=10 + i, seed=i, glosses=("hello",), signer="s1") for i in range(3)]
+    a = [
+        make_sequence(num_frames=10 + i, seed=i, glosses=("hello",), signer="s1") for i in range(3)
+    ]
     b = [
         make_sequence(num_frames=7, seed=9, glosses=("i", "get", "tea"), signer="s2").replace(
             spans=((0, 2), (2, 5), (5, 7)), extra={"seq": "4"}, aspect=16 / 9
@@ -69,7 +71,7 @@ def test_corrupt_shard_names_the_file(tmp_path: Path) -> None:
     ds.append([make_sequence()])
     shard = tmp_path / "ds" / "shard-000000.npz"
     shard.write_bytes(shard.read_bytes()[:200])
-    with pytest.raises(DatasetError, match="shard-000000.npz"):
+    with pytest.raises(DatasetError, match=r"shard-000000\.npz"):
         Dataset(tmp_path / "ds")[0]
 
 

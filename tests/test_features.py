@@ -13,7 +13,9 @@ from engine.resample import fill_gaps, resample
 from tests.conftest import make_sequence
 
 
-def transformed(seq: LandmarkSequence, scale: float, shift: tuple[float, float]) -> LandmarkSequence:
+def transformed(
+    seq: LandmarkSequence, scale: float, shift: tuple[float, float]
+) -> LandmarkSequence:
     """Scale about the image centre and shift the present points (z scales too)."""
     p = seq.points.copy()
     m = seq.point_mask()
@@ -31,7 +33,9 @@ def test_dimension_matches_names() -> None:
     assert np.isfinite(f.values).all()
 
 
-@pytest.mark.parametrize(("scale", "shift"), [(1.0, (0.1, -0.05)), (0.6, (0.0, 0.0)), (1.3, (-0.07, 0.02))])
+@pytest.mark.parametrize(
+    ("scale", "shift"), [(1.0, (0.1, -0.05)), (0.6, (0.0, 0.0)), (1.3, (-0.07, 0.02))]
+)
 def test_invariant_to_body_translation_and_scale(scale: float, shift: tuple[float, float]) -> None:
     seq = make_sequence(drop_left=0.3, seed=5)
     spec = FeatureSpec()

@@ -7,7 +7,6 @@ import pytest
 
 from engine.landmarks import (
     FACE_SUBSET,
-    FLAT_LAYOUTS,
     NUM_POINTS,
     NUM_POINTS_WITH_FACE,
     LandmarkSequence,

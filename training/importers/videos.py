@@ -3,7 +3,7 @@
 Labels, either
 
 * by folder: ``<root>/<gloss>/<any/depth/>clip.mp4`` -> gloss = the video's parent folder name
-  (spaces become ``-``: gloss names must not contain spaces), signer unknown; or
+  (spaces become ``-``: gloss names must not contain spaces), signer ``UNKNOWN_SIGNER``; or
 * by ``<root>/labels.csv`` with a header and columns ``file,gloss[,signer]``: ``file`` relative
   to ``root``; ``gloss`` one gloss, or several separated by spaces for a sentence video. When the
   file exists it is the whole list: videos it does not name are not imported.
@@ -16,7 +16,8 @@ Resumable: every worker saves its finished video at once, atomically, as
 power cut) loses at most the videos being extracted at that moment: the next run merges what is
 in ``.partial`` first and extracts only videos whose ``source`` (the video's absolute path) the
 dataset does not hold. A video that cannot be read becomes an :class:`ImportProblem` in the
-report and is tried again by the next run.
+report and is tried again by the next run. Run one import into a dataset at a time; a resumed
+run keeps what the earlier one extracted even if its ``ExtractorConfig`` was another.
 """
 
 from __future__ import annotations
@@ -45,7 +46,7 @@ from engine.atomic import atomic_path
 from engine.dataset import Dataset
 from engine.errors import ImportProblem, SignStreamError
 from engine.extractor import ExtractorConfig
-from engine.landmarks import LandmarkSequence
+from engine.landmarks import UNKNOWN_SIGNER, LandmarkSequence
 from engine.video import extract_video
 from training.importers.base import ImportItem, ImportReport, write_import
 
@@ -83,7 +84,7 @@ class LabelledVideo:
 
     path: Path  # the file (absolute)
     glosses: tuple[str, ...]  # one gloss for an isolated sign, several for a sentence
-    signer: str  # "" where unknown
+    signer: str  # UNKNOWN_SIGNER where the labels do not say
 
     @property
     def source(self) -> str:
@@ -143,7 +144,7 @@ def find_videos(root: str | os.PathLike[str]) -> Iterator[LabelledVideo | Import
                 f"no label: put it in a folder named after its gloss or list it in {LABELS_FILE}",
             )
             continue
-        yield LabelledVideo(path, (_gloss_from_folder(path.parent.name),), "")
+        yield LabelledVideo(path, (_gloss_from_folder(path.parent.name),), UNKNOWN_SIGNER)
 
 
 def _videos_from_csv(root: Path, labels: Path) -> Iterator[LabelledVideo | ImportProblem]:
@@ -168,7 +169,7 @@ def _videos_from_csv(root: Path, labels: Path) -> Iterator[LabelledVideo | Impor
             yield ImportProblem(str(path), f"listed twice ({where})")
         else:
             seen.add(path)
-            yield LabelledVideo(path, glosses, cells.get("signer", ""))
+            yield LabelledVideo(path, glosses, cells.get("signer") or UNKNOWN_SIGNER)
 
 
 # ---------------------------------------------------------------------------------- .partial
