@@ -4,9 +4,13 @@ from __future__ import annotations
 
 __all__ = [
     "DatasetError",
+    "DecoderError",
     "ExtractorError",
     "FeatureSpecMismatch",
     "ImportProblem",
+    "LMVocabularyMismatch",
+    "LanguageModelError",
+    "ModelLoadError",
     "SignStreamError",
     "SourceError",
 ]
@@ -39,3 +43,35 @@ class ExtractorError(SignStreamError):
 
 class SourceError(SignStreamError):
     """A camera, video file or landmark recording cannot be opened or stops delivering frames."""
+
+
+class ModelLoadError(SignStreamError):
+    """A model file is missing, corrupt, not a SignStream model, or does not fit the engine."""
+
+
+class DecoderError(SignStreamError):
+    """The CTC decoder cannot decode this input (wrong shape or class count, NaN posteriors) or
+    cannot be built for this vocabulary."""
+
+
+class LanguageModelError(SignStreamError):
+    """A language model file is missing, unreadable or not a KenLM model (ARPA or binary)."""
+
+
+MAX_LISTED = 20  # missing glosses named in a mismatch message
+
+
+class LMVocabularyMismatch(LanguageModelError):
+    """The language model does not know some of the model's glosses (another vocabulary)."""
+
+    def __init__(self, lm_path: str, missing: tuple[str, ...], total: int, hint: str = "") -> None:
+        shown = ", ".join(missing[:MAX_LISTED])
+        if len(missing) > MAX_LISTED:
+            shown += f", ... ({len(missing) - MAX_LISTED} more)"
+        super().__init__(
+            f"{lm_path}: the language model does not know {len(missing)} of the model's {total} "
+            f"glosses: {shown}. Build the LM from sentences in the model's vocabulary "
+            f"(signstream train lm) or load the LM made for this model.{hint}"
+        )
+        self.lm_path = lm_path
+        self.missing = missing

@@ -34,9 +34,11 @@ def build_parser() -> argparse.ArgumentParser:
     ext.add_argument("--face", action="store_true", help="also keep the face subset")
     ext.set_defaults(func=_cmd_extract)
 
+    from training.cli import add_train_parser  # torch only when a command runs
     from training.data_cli import add_data_parser  # no torch, no Qt
 
     add_data_parser(sub)
+    add_train_parser(sub)
     return parser
 
 
@@ -71,11 +73,17 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if not argv:
         return _cmd_app(argparse.Namespace(video=None))
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    # `train` commands take free --section.key=value overrides of their run config
+    args, unknown = parser.parse_known_args(argv)
+    if unknown and getattr(args, "command", None) != "train":
+        parser.error(f"unrecognized arguments: {' '.join(unknown)}")
     if getattr(args, "func", None) is None:
-        build_parser().print_help()
+        parser.print_help()
         return 2
     try:
+        if args.command == "train":
+            return int(args.func(args, unknown))
         return int(args.func(args))
     except SignStreamError as e:  # a message a person can act on, not a traceback
         print(f"signstream: error: {e}", file=sys.stderr)

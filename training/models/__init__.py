@@ -1,0 +1,1 @@
+"""Model families: teachers, students and the tutorial-style peer baseline (PyTorch)."""

@@ -1,0 +1,154 @@
+"""Training data for CTC: synthesised sentences of real signs, as features and gloss labels.
+
+The splits are by signer (the test signers' samples never reach training); each train signer's
+samples are further split into train and dev samples so early stopping has data the model did
+not fit. Training sentences are rendered anew every epoch (new sentences, new samples, new
+stretches), deterministically from ``(seed, epoch)``, so a resumed run sees the same data as an
+uninterrupted one.
+
+Features come from :func:`engine.features.compute_features` with the run's feature spec: the
+one preprocessing path the live engine uses too.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from engine.dataset import Dataset, SampleInfo
+from engine.features import FeatureSpec, compute_features
+from engine.landmarks import LandmarkSequence
+from engine.vocabulary import Vocabulary
+from training.config import DataConfig
+from training.grammar import Grammar, load_grammar
+from training.splits import split_by_signer
+from training.synthesis import SamplePool, SynthesisConfig, collect_samples, synthesize
+
+__all__ = ["Example", "SentenceData", "features_of"]
+
+# Draws of the grammar per wanted sentence before concluding the pool cannot sign it.
+MAX_DRAWS = 50
+
+
+@dataclass(frozen=True)
+class Example:
+    features: npt.NDArray[np.float32]  # (T, F)
+    labels: tuple[int, ...]  # class ids of the glosses (no blank)
+    glosses: tuple[str, ...]
+    signer: str
+
+
+def features_of(seq: LandmarkSequence, spec: FeatureSpec, vocab: Vocabulary) -> Example:
+    """One landmark sequence -> model input and labels."""
+    return Example(
+        features=compute_features(seq, spec).values,
+        labels=tuple(vocab.encode(seq.glosses)),
+        glosses=seq.glosses,
+        signer=seq.signer,
+    )
+
+
+def _split_samples(
+    infos: Sequence[SampleInfo], fraction: float, seed: int
+) -> tuple[list[int], list[int]]:
+    """Per (signer, gloss), hold back ``fraction`` of the samples: (train, dev) indices."""
+    rng = np.random.default_rng([seed, 7])
+    groups: dict[tuple[str, str], list[int]] = {}
+    for info in infos:
+        groups.setdefault((info.signer, info.gloss), []).append(info.index)
+    train: list[int] = []
+    dev: list[int] = []
+    for key in sorted(groups):
+        idx = np.array(groups[key])
+        rng.shuffle(idx)
+        n_dev = max(1, round(fraction * len(idx))) if len(idx) > 2 and fraction > 0 else 0
+        dev += idx[:n_dev].tolist()
+        train += idx[n_dev:].tolist()
+    return sorted(train), sorted(dev)
+
+
+class SentenceData:
+    """The data of one run: vocabulary, sample pools, and sentence features per split."""
+
+    def __init__(self, config: DataConfig, spec: FeatureSpec) -> None:
+        self.config = config
+        self.spec = spec
+        self.dataset = Dataset(config.dataset)
+        excluded = set(config.exclude_glosses)
+        isolated = [
+            i for i in self.dataset.infos if len(i.glosses) == 1 and i.gloss not in excluded
+        ]
+        split = split_by_signer(isolated, test_signers=list(config.test_signers))
+        by_index = {i.index: i for i in isolated}
+        train_infos = [by_index[int(i)] for i in split.train]
+        train_idx, dev_idx = _split_samples(train_infos, config.dev_fraction, config.seed)
+        test_idx = [int(i) for i in split.test]
+        self.train_signers = tuple(sorted({by_index[i].signer for i in train_idx}))
+        self.test_signers = tuple(sorted({by_index[i].signer for i in test_idx}))
+        glosses = {by_index[i].gloss for i in train_idx} - {config.idle_gloss}
+        self.vocab = Vocabulary.from_glosses(glosses)
+        self.grammar: Grammar = load_grammar(config.grammar)
+        self.synthesis = SynthesisConfig(
+            fps=spec.fps, idle_gloss=config.idle_gloss, mirror_probability=config.mirror_probability
+        )
+        fixed = SynthesisConfig(fps=spec.fps, idle_gloss=config.idle_gloss)
+        self.pools = {
+            "train": SamplePool(collect_samples(self.dataset, train_idx), config.idle_gloss),
+            "dev": SamplePool(collect_samples(self.dataset, dev_idx), config.idle_gloss),
+            "test": SamplePool(collect_samples(self.dataset, test_idx), config.idle_gloss),
+        }
+        self.isolated_test = test_idx
+        self._fixed_config = fixed
+        self._cache: dict[str, list[Example]] = {}
+
+    def _sentences(
+        self, pool: SamplePool, count: int, rng: np.random.Generator
+    ) -> list[tuple[str, ...]]:
+        out: list[tuple[str, ...]] = []
+        for _ in range(count * MAX_DRAWS):
+            if len(out) == count:
+                break
+            sentence = tuple(self.grammar.sample(rng))
+            if sentence and all(g in self.vocab for g in sentence) and pool.signers_for(sentence):
+                out.append(sentence)
+        if len(out) < count:
+            raise ValueError(
+                f"the grammar gave only {len(out)} of {count} sentences these signers can sign"
+            )
+        return out
+
+    def _render(self, split: str, count: int, seed: int, config: SynthesisConfig) -> list[Example]:
+        pool = self.pools[split]
+        sentences = self._sentences(pool, count, np.random.default_rng([seed, 1]))
+        return [
+            features_of(seq, self.spec, self.vocab)
+            for seq in synthesize(pool, sentences, config, seed=seed)
+        ]
+
+    def train_epoch(self, epoch: int) -> list[Example]:
+        """New training sentences for ``epoch`` (a pure function of seed and epoch)."""
+        seed = self.config.seed * 100_003 + epoch
+        return self._render("train", self.config.train_sentences, seed, self.synthesis)
+
+    def fixed(self, split: str) -> list[Example]:
+        """The dev or test sentences (the same every time)."""
+        if split not in self._cache:
+            count = self.config.dev_sentences if split == "dev" else self.config.test_sentences
+            seed = self.config.seed * 100_003 + (900_001 if split == "dev" else 900_002)
+            self._cache[split] = self._render(split, count, seed, self._fixed_config)
+        return self._cache[split]
+
+    def isolated(self, split: str = "test") -> list[Example]:
+        """Isolated samples of the split's signers (idle included, labelled with no gloss)."""
+        idx = self.isolated_test if split == "test" else []
+        out = []
+        for i in idx:
+            seq = self.dataset[i]
+            gloss = seq.glosses[0]
+            labelled = seq.replace(glosses=() if gloss == self.config.idle_gloss else seq.glosses)
+            if all(g in self.vocab for g in labelled.glosses):
+                out.append(features_of(labelled, self.spec, self.vocab))
+        return out
