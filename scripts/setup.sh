@@ -3,7 +3,8 @@
 # environment in .venv, the Python stack, the project itself (editable).
 #
 #   scripts/setup.sh            app only (no torch)
-#   scripts/setup.sh --train    + training extras (torch CPU build, onnx, pyarrow)
+#   scripts/setup.sh --train    + training extras (torch CPU build, onnx, pyarrow) and
+#                               KenLM's lmplz built into .kenlm/bin
 #   scripts/setup.sh --dev      + training extras + test/lint tools
 #   options: --no-apt (skip system packages), PYTHON=python3.11 to choose the interpreter
 #
@@ -69,4 +70,9 @@ pip_install --no-deps "mediapipe==0.10.21"
 pip_install --no-deps --no-build-isolation -e .
 "$VPY" -c "import cv2, mediapipe, onnxruntime, numpy; from mediapipe import solutions" \
   || { echo "setup.sh: the installed stack does not import" >&2; exit 1; }
+if [ -n "$extras" ]; then
+  # KenLM's lmplz/build_binary for `signstream train lm` (idempotent; ~1-2 min the first time)
+  scripts/build_kenlm.sh >/dev/null || echo "setup.sh: could not build KenLM's lmplz; \
+training/lm.py will write its own modified Kneser-Ney ARPA instead" >&2
+fi
 echo "== SignStream is installed in .venv (run: .venv/bin/signstream)"

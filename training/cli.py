@@ -24,7 +24,12 @@ def add_train_parser(sub: Any) -> None:
     tsub = train.add_subparsers(dest="train_command", metavar="TRAIN_COMMAND", required=True)
     for name, default in (("teacher", "teacher"), ("student", "student"), ("distill", "distill")):
         p = tsub.add_parser(
-            name, help=f"train a {name} (CTC{', from teachers' * (name == 'distill')})"
+            name,
+            help={
+                "teacher": "train a teacher (CTC)",
+                "student": "train a baseline student (CTC)",
+                "distill": "distil a student from one or more teachers",
+            }[name],
         )
         p.add_argument("--config", type=Path, default=CONFIGS / f"{default}.toml")
         p.add_argument("--resume", action="store_true", help="continue from the run's last.pt")
@@ -36,6 +41,7 @@ def add_train_parser(sub: Any) -> None:
             p.add_argument("--teacher-weight", action="append", type=float, default=[])
             p.add_argument("--student-init", default=None, help="start from this checkpoint")
         p.set_defaults(func=_train, kind=name)
+    _add_eval_export_lm(tsub)
 
 
 def _train(args: argparse.Namespace, overrides: list[str]) -> int:
@@ -61,3 +67,81 @@ def _train(args: argparse.Namespace, overrides: list[str]) -> int:
 
 def _toml_list(values: list[Any]) -> str:
     return "[" + ", ".join(f'"{v}"' if isinstance(v, str) else str(v) for v in values) + "]"
+
+
+def _add_eval_export_lm(tsub: Any) -> None:
+    p = tsub.add_parser(
+        "evaluate", help="WER (greedy, beam + LM) and isolated accuracy on held-out signers"
+    )
+    p.add_argument("model", type=Path, help="checkpoint (.pt) or exported model (.onnx)")
+    p.add_argument("--lm", type=Path, default=None, help="KenLM gloss LM (.arpa or .klm)")
+    p.add_argument("--alphas", type=float, nargs="+", default=None, help="LM weights to sweep")
+    p.add_argument("--beta", type=float, default=1.0, help="gloss insertion bonus")
+    p.add_argument("--beam-width", type=int, default=10)
+    p.add_argument("--compare-greedy", action="store_true", help="(greedy is always reported)")
+    p.add_argument("--json", type=Path, default=None, help="write the report here")
+    p.add_argument("--no-isolated", action="store_true", help="skip isolated accuracy")
+    p.set_defaults(func=_evaluate)
+
+    p = tsub.add_parser("export", help="checkpoint -> self-describing ONNX (+ INT8)")
+    p.add_argument("checkpoint", type=Path)
+    p.add_argument("--out", type=Path, required=True, help="the .onnx to write")
+    p.add_argument("--window", type=int, default=64, help="frames per inference window")
+    p.add_argument("--hop", type=int, default=16, help="frames between windows")
+    p.add_argument("--name", default=None, help="display name (default: file name)")
+    p.add_argument("--heldout", type=Path, default=None, help="evaluate JSON to embed")
+    p.add_argument("--int8", choices=("dynamic", "static"), default=None, help="also write INT8")
+    p.set_defaults(func=_export)
+
+    from training.lm import add_lm_arguments
+
+    p = tsub.add_parser("lm", help="KenLM n-gram gloss LM from a corpus or a grammar")
+    add_lm_arguments(p)
+    p.set_defaults(func=_lm)
+
+
+def _evaluate(args: argparse.Namespace, overrides: list[str]) -> int:
+    from training.config import DataConfig, apply_overrides, config_from_dict
+    from training.evaluate import DEFAULT_ALPHAS, evaluate
+
+    data = None
+    if overrides:  # --data.xxx=... overrides the data the model's run used
+        d = apply_overrides({}, overrides).get("data", {})
+        data = config_from_dict(DataConfig, d, "data")
+    report = evaluate(
+        args.model, args.lm, alphas=args.alphas or DEFAULT_ALPHAS, beta=args.beta,
+        beam_width=args.beam_width, data=data, out_json=args.json, isolated=not args.no_isolated,
+    )  # fmt: skip
+    print(report.table())
+    return 0
+
+
+def _export(args: argparse.Namespace, overrides: list[str]) -> int:
+    import json
+
+    from training.export import export_onnx, quantize_int8
+    from training.trainer import load_checkpoint
+
+    ck = load_checkpoint(args.checkpoint)
+    heldout = json.loads(args.heldout.read_text()) if args.heldout else None
+    result = export_onnx(ck, args.out, args.window, args.hop, args.name, heldout)
+    print(
+        f"{result.path}: {result.bytes / 1e6:.2f} MB, opset {result.opset}, "
+        f"parity max |diff| {result.parity_max_abs:.1e}"
+    )
+    if args.int8:
+        calibration = []
+        if args.int8 == "static":
+            from training.sentences import SentenceData
+
+            data = SentenceData(ck.config.data, ck.config.feature_spec)
+            calibration = [e.features for e in data.fixed("dev")[:64]]
+        q = quantize_int8(args.out, args.out.with_suffix(".int8.onnx"), args.int8, calibration)
+        print(f"{q}: {q.stat().st_size / 1e6:.2f} MB (int8-{args.int8})")
+    return 0
+
+
+def _lm(args: argparse.Namespace, overrides: list[str]) -> int:
+    from training.lm import run_lm_command
+
+    return run_lm_command(args)

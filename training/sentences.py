@@ -31,6 +31,10 @@ __all__ = ["Example", "SentenceData", "features_of"]
 
 # Draws of the grammar per wanted sentence before concluding the pool cannot sign it.
 MAX_DRAWS = 50
+# An isolated clip is evaluated with its first and last frames held this long before and after
+# it: the clips are cut tightly (20 frames), and a streaming model with lookahead needs frames
+# after a sign to emit it, as it has in live use.
+ISOLATED_HOLD_S = 0.4
 
 
 @dataclass(frozen=True)
@@ -49,6 +53,17 @@ def features_of(seq: LandmarkSequence, spec: FeatureSpec, vocab: Vocabulary) -> 
         glosses=seq.glosses,
         signer=seq.signer,
     )
+
+
+def _hold_edges(seq: LandmarkSequence, seconds: float) -> LandmarkSequence:
+    """``seq`` with its first and last frames repeated for ``seconds`` before and after."""
+    n = max(1, round(seconds * seq.fps))
+    idx = np.concatenate(
+        [np.zeros(n, int), np.arange(seq.num_frames), np.full(n, seq.num_frames - 1)]
+    )
+    step = 1.0 / seq.fps
+    t = seq.timestamps[0] + step * (np.arange(len(idx)) - n)
+    return seq.replace(points=seq.points[idx], present=seq.present[idx], timestamps=t, spans=None)
 
 
 def _split_samples(
@@ -148,7 +163,9 @@ class SentenceData:
         for i in idx:
             seq = self.dataset[i]
             gloss = seq.glosses[0]
-            labelled = seq.replace(glosses=() if gloss == self.config.idle_gloss else seq.glosses)
+            labelled = _hold_edges(seq, ISOLATED_HOLD_S).replace(
+                glosses=() if gloss == self.config.idle_gloss else seq.glosses
+            )
             if all(g in self.vocab for g in labelled.glosses):
                 out.append(features_of(labelled, self.spec, self.vocab))
         return out
