@@ -93,6 +93,12 @@ def _add_eval_export_lm(tsub: Any) -> None:
     p.add_argument("--int8", choices=("dynamic", "static"), default=None, help="also write INT8")
     p.set_defaults(func=_export)
 
+    p = tsub.add_parser("recipe", help="regenerate every shipped model and docs/RESULTS.md")
+    p.add_argument("--preset", choices=("cpu", "gpu", "smoke"), default="cpu")
+    p.add_argument("--data-root", default=None, help="the shared data (default $SIGNSTREAM_DATA)")
+    p.add_argument("--work", type=Path, default=Path("runs/recipe"), help="runs, ONNX, evaluations")
+    p.set_defaults(func=_recipe)
+
     from training.lm import add_lm_arguments
 
     p = tsub.add_parser("lm", help="KenLM n-gram gloss LM from a corpus or a grammar")
@@ -145,3 +151,14 @@ def _lm(args: argparse.Namespace, overrides: list[str]) -> int:
     from training.lm import run_lm_command
 
     return run_lm_command(args)
+
+
+def _recipe(args: argparse.Namespace, overrides: list[str]) -> int:
+    from training.recipe import run_recipe
+
+    if args.preset == "smoke":  # never overwrite the shipped model with a smoke run
+        run_recipe(args.preset, args.data_root, args.work, args.work / "models",
+                   args.work / "RESULTS.md")  # fmt: skip
+    else:
+        run_recipe(args.preset, args.data_root, args.work)
+    return 0

@@ -128,6 +128,9 @@ def export_onnx(
     dim = ck.spec.in_dim
     example = torch.zeros(2, window, dim)
     batch, time_ = torch.export.Dim("batch", min=1), torch.export.Dim("time", min=2, max=100_000)
+    # torch 2.13 patches aten.lstm for dynamic shapes without clearing the op's dispatch cache:
+    # after an LSTM ran in this process, the export would bake the example's T into the graph
+    torch.ops.aten.lstm.input._dispatch_cache.clear()
     with tempfile.TemporaryDirectory() as tmp:
         raw = Path(tmp) / "model.onnx"
         torch.onnx.export(
@@ -142,6 +145,10 @@ def export_onnx(
             external_data=False,
         )
         proto = onnx.load(str(raw))
+        # LSTM graphs declare the example's T on the output although they compute any T:
+        # name the axes so onnxruntime does not warn on every window of another length
+        out_dims = proto.graph.output[0].type.tensor_type.shape.dim
+        out_dims[0].dim_param, out_dims[1].dim_param = "batch", "time"
         _set_metadata(proto, _metadata(ck, window, hop, name or out.stem, heldout))
         checked = Path(tmp) / "final.onnx"
         onnx.save(proto, str(checked))

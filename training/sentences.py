@@ -66,7 +66,7 @@ def _hold_edges(seq: LandmarkSequence, seconds: float) -> LandmarkSequence:
     return seq.replace(points=seq.points[idx], present=seq.present[idx], timestamps=t, spans=None)
 
 
-def _split_samples(
+def split_samples(
     infos: Sequence[SampleInfo], fraction: float, seed: int
 ) -> tuple[list[int], list[int]]:
     """Per (signer, gloss), hold back ``fraction`` of the samples: (train, dev) indices."""
@@ -99,7 +99,7 @@ class SentenceData:
         split = split_by_signer(isolated, test_signers=list(config.test_signers))
         by_index = {i.index: i for i in isolated}
         train_infos = [by_index[int(i)] for i in split.train]
-        train_idx, dev_idx = _split_samples(train_infos, config.dev_fraction, config.seed)
+        train_idx, dev_idx = split_samples(train_infos, config.dev_fraction, config.seed)
         test_idx = [int(i) for i in split.test]
         self.train_signers = tuple(sorted({by_index[i].signer for i in train_idx}))
         self.test_signers = tuple(sorted({by_index[i].signer for i in test_idx}))

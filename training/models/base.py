@@ -55,6 +55,8 @@ class SequenceModel(nn.Module):
     # frames of future context one output frame depends on (None: the whole sequence, e.g. a
     # bidirectional model). Streaming needs a bounded value.
     lookahead: int | None = None
+    # frames of past context one output frame depends on (None: unbounded)
+    receptive_field: int | None = None
 
     def forward(self, x: torch.Tensor, lengths: torch.Tensor | None = None) -> ModelOutput:
         """``x`` (B, T, F) float32, ``lengths`` (B,) int64 -> :class:`ModelOutput`."""

@@ -24,14 +24,8 @@ from torch import nn
 from torch.nn import functional as F
 
 from training.models.base import ModelOutput, ModelSpec, SequenceModel, register
-from training.models.students import (
-    BiLSTM,
-    BiLSTMConfig,
-    MaskedBatchNorm1d,
-    frame_mask,
-    resolve_config,
-    zero_padding,
-)
+from training.models.layers import MaskedBatchNorm1d, frame_mask, resolve_config, zero_padding
+from training.models.students import BiLSTM, BiLSTMConfig
 
 __all__ = [
     "BILSTM_PRESETS",

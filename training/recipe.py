@@ -1,0 +1,264 @@
+"""The recipe: regenerate every shipped model from the shared data and write docs/RESULTS.md.
+
+    signstream train recipe [--preset cpu|gpu] [--data-root DIR]
+
+Steps (each skipped when its output exists, so an interrupted recipe resumes where it stopped;
+training runs resume from their last checkpoint):
+
+1. import asl-coffee's words into ``data/asl-coffee`` (a SignStream dataset);
+2. the gloss LM (modified Kneser-Ney, order 3) from the coffee-shop grammar;
+3. teachers (FeatureI3D, BiLSTM), the baseline student (MobileNetV3-1D), the student distilled
+   from FeatureI3D, the student distilled from both teachers, and the tutorial LSTM peer;
+4. evaluation of each on the held-out signer: continuous WER (greedy, beam + LM with an alpha
+   sweep) on sentences synthesised only from that signer's samples, isolated top-1;
+5. ONNX export (FP32 and INT8), sizes, CPU ms per window, the INT8 accuracy change;
+6. the best student by held-out beam + LM WER becomes the app's default model in ``models/``
+   with its LM and a model card; every number of docs/RESULTS.md comes from this run.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from engine.atomic import atomic_write_text
+from engine.dataset import Dataset
+from training.config import TrainConfig, load_config
+
+__all__ = ["RECIPE_PRESETS", "RecipePreset", "run_recipe"]
+
+REPO = Path(__file__).resolve().parents[1]
+CONFIGS = REPO / "training" / "configs"
+
+
+@dataclass(frozen=True)
+class RecipePreset:
+    model_size: str  # preset of every family
+    epochs: int
+    train_sentences: int  # per epoch
+    threads: int  # torch CPU threads (0: default)
+
+
+RECIPE_PRESETS = {
+    # what a 2-core laptop trains in under an hour
+    "cpu": RecipePreset(model_size="small", epochs=15, train_sentences=1200, threads=0),
+    # a check of the whole recipe in minutes (numbers meaningless)
+    "smoke": RecipePreset(model_size="tiny", epochs=1, train_sentences=64, threads=0),
+    # the full-size runs, for the GPU machine
+    "gpu": RecipePreset(model_size="full", epochs=60, train_sentences=4000, threads=0),
+}
+
+DEFAULT_MODEL_NAME = "asl-coffee-student"
+TIMING_WINDOW = 64
+TIMING_RUNS = 200
+
+
+def _data_root(given: str | None) -> Path:
+    if given:
+        return Path(given)
+    return Path(os.environ.get("SIGNSTREAM_DATA", str(REPO.parent / "shared" / "data")))
+
+
+def _log(msg: str) -> None:
+    print(f"[recipe {time.strftime('%H:%M:%S')}] {msg}", flush=True)
+
+
+def _config(base: str, name: str, out_dir: Path, preset: RecipePreset, *extra: str) -> TrainConfig:
+    return load_config(
+        CONFIGS / f"{base}.toml",
+        [
+            f'name="{name}"',
+            f'out_dir="{out_dir}"',
+            f'model.preset="{preset.model_size}"',
+            f"optim.epochs={preset.epochs}",
+            f"data.train_sentences={preset.train_sentences}",
+            f"optim.num_threads={preset.threads}",
+            *extra,
+        ],
+    )
+
+
+def _train(config: TrainConfig) -> Path:
+    from training.trainer import train
+
+    best = config.run_dir / "best.pt"
+    done = config.run_dir / "done"
+    if not done.exists():
+        _log(f"train {config.name} ({config.model.family} {config.model.preset})")
+        train(config, resume=True, progress=False)
+        done.write_text("ok\n")
+    return best
+
+
+def cpu_ms_per_window(path: Path, dim: int, threads: int = 1, window: int = TIMING_WINDOW) -> float:
+    """Median ms of one ``(1, window, dim)`` inference in ONNX Runtime on the CPU."""
+    import onnxruntime as ort
+
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = threads
+    opts.inter_op_num_threads = 1
+    opts.log_severity_level = 3
+    sess = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+    name = sess.get_inputs()[0].name
+    x = np.random.default_rng(0).normal(size=(1, window, dim)).astype(np.float32)
+    for _ in range(20):
+        sess.run(None, {name: x})
+    times = []
+    for _ in range(TIMING_RUNS):
+        t0 = time.perf_counter()
+        sess.run(None, {name: x})
+        times.append(1000 * (time.perf_counter() - t0))
+    return float(np.median(times))
+
+
+def _evaluate(model: Path, lm: Path, out: Path) -> dict[str, Any]:
+    from training.evaluate import evaluate
+
+    if not out.exists():
+        _log(f"evaluate {model}")
+        evaluate(model, lm, out_json=out)
+    result: dict[str, Any] = json.loads(out.read_text())
+    return result
+
+
+def run_recipe(
+    preset_name: str = "cpu",
+    data_root: str | None = None,
+    work: str | Path = "runs/recipe",
+    models_dir: str | Path = REPO / "models",
+    results: str | Path = REPO / "docs" / "RESULTS.md",
+) -> dict[str, Any]:
+    """Run every step (see the module docstring); returns the collected numbers."""
+    from training.export import export_onnx, quantize_int8
+    from training.lm import LMConfig, build_lm, sentences_from_grammar
+    from training.peer import train_peer
+    from training.trainer import load_checkpoint
+
+    preset = RECIPE_PRESETS[preset_name]
+    work = Path(work)
+    root = _data_root(data_root)
+    t_start = time.perf_counter()
+
+    # 1. data
+    dataset = REPO / "data" / "asl-coffee"
+    if not (dataset / "dataset.json").exists() or len(Dataset(dataset)) == 0:
+        from training.importers.base import write_import
+        from training.importers.npz_sets import import_npz
+
+        _log(f"import {root / 'asl-coffee' / 'words.npz'}")
+        write_import(Dataset.open_or_create(dataset), import_npz(root / "asl-coffee" / "words.npz"))
+    data_override = f'data.dataset="{dataset}"'
+
+    # 2. LM
+    base = _config("student", "x", work, preset, data_override)
+    lm = work / "lm" / "asl-coffee.arpa"
+    if not lm.exists():
+        _log("build the gloss LM")
+        build_lm(sentences_from_grammar(base.data.grammar, 20_000, seed=0), lm, LMConfig(order=3))
+
+    # 3. models
+    runs = {
+        "teacher-featurei3d": _config("teacher", "teacher-featurei3d", work, preset, data_override),
+        "teacher-bilstm": _config(
+            "teacher", "teacher-bilstm", work, preset, data_override, 'model.family="bilstm"'
+        ),
+        "student-baseline": _config("student", "student-baseline", work, preset, data_override),
+    }
+    ckpts = {name: _train(cfg) for name, cfg in runs.items()}
+    t1, t2, baseline = (
+        ckpts["teacher-featurei3d"],
+        ckpts["teacher-bilstm"],
+        ckpts["student-baseline"],
+    )
+    distill_runs = {
+        "student-distilled": _config(
+            "distill", "student-distilled", work, preset, data_override,
+            f'distill.teachers=["{t1}"]', f'distill.student_init="{baseline}"',
+        ),
+        "student-distilled-multi": _config(
+            "distill", "student-distilled-multi", work, preset, data_override,
+            f'distill.teachers=["{t1}", "{t2}"]', f'distill.student_init="{baseline}"',
+        ),
+    }  # fmt: skip
+    for name, cfg in distill_runs.items():
+        ckpts[name] = _train(cfg)
+    peer_json = work / "peer" / "peer.json"
+    if not peer_json.exists():
+        _log("train the tutorial LSTM peer")
+        train_peer(base.data, work / "peer")
+    peer = json.loads(peer_json.read_text())
+
+    # 4.-5. evaluate, export, time
+    rows: dict[str, dict[str, Any]] = {}
+    for name, ck_path in ckpts.items():
+        ck = load_checkpoint(ck_path)
+        onnx_path = work / "onnx" / f"{name}.onnx"
+        int8_path = work / "onnx" / f"{name}.int8.onnx"
+        metrics = _evaluate(ck_path, lm, work / "eval" / f"{name}.json")
+        if not onnx_path.exists():
+            export_onnx(ck, onnx_path, name=name, heldout=_heldout_summary(metrics))
+        if not int8_path.exists():
+            quantize_int8(onnx_path, int8_path, "dynamic")
+        int8_metrics = _evaluate(int8_path, lm, work / "eval" / f"{name}.int8.json")
+        rows[name] = {
+            "family": ck.spec.family,
+            "parameters": ck.model().num_parameters(),
+            "epochs": ck.epoch,
+            "onnx_mb": onnx_path.stat().st_size / 1e6,
+            "int8_mb": int8_path.stat().st_size / 1e6,
+            "cpu_ms": cpu_ms_per_window(onnx_path, ck.spec.in_dim),
+            "cpu_ms_int8": cpu_ms_per_window(int8_path, ck.spec.in_dim),
+            "eval": metrics,
+            "eval_int8": int8_metrics,
+        }
+    peer_row = {
+        "parameters": peer["parameters"],
+        "onnx_mb": Path(peer["onnx"]).stat().st_size / 1e6,
+        "cpu_ms": cpu_ms_per_window(Path(peer["onnx"]), 258, window=30),
+        "isolated": peer["test_accuracy"],
+        "clips": peer["test_clips"],
+    }
+
+    # 6. the default model: the best student on held-out beam + LM WER
+    students = [n for n in rows if n.startswith("student")]
+    best = min(students, key=lambda n: rows[n]["eval"]["best_beam_wer"])
+    models = Path(models_dir)
+    models.mkdir(parents=True, exist_ok=True)
+    target = models / f"{DEFAULT_MODEL_NAME}.onnx"
+    best_ck = load_checkpoint(ckpts[best])
+    export_onnx(
+        best_ck, target, name=DEFAULT_MODEL_NAME, heldout=_heldout_summary(rows[best]["eval"])
+    )
+    shutil.copyfile(lm, models / f"{DEFAULT_MODEL_NAME}.arpa")
+    summary = {
+        "preset": preset_name,
+        "preset_settings": preset.__dict__,
+        "rows": rows,
+        "peer": peer_row,
+        "default_model": best,
+        "minutes": (time.perf_counter() - t_start) / 60,
+    }
+    atomic_write_text(work / "results.json", json.dumps(summary, indent=1))
+    from training.results import model_card, results_markdown
+
+    atomic_write_text(results, results_markdown(summary))
+    atomic_write_text(models / f"{DEFAULT_MODEL_NAME}.md", model_card(summary, best_ck))
+    _log(f"done: default model {best}; {results}")
+    return summary
+
+
+def _heldout_summary(metrics: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "signers": metrics["signers"],
+        "wer_greedy": metrics["greedy"]["wer"],
+        "wer_beam_lm": metrics["best_beam_wer"],
+        "lm_alpha": metrics["best_alpha"],
+        "isolated_top1": metrics["isolated_accuracy"],
+    }
