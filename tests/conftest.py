@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from engine.dataset import Dataset
 from engine.landmarks import GROUPS, NUM_POINTS, LandmarkSequence
 
 REPO = Path(__file__).resolve().parents[1]
@@ -65,4 +66,64 @@ def make_sequence(
         glosses=glosses,
         signer=signer,
         source=f"synthetic:{seed}",
+    )
+
+
+# ---------------------------------------------------------------------- tiny training data
+GLOSSES = ("hello", "tea", "coffee")
+GRAMMAR = "<S> = hello | tea | coffee | hello tea | tea coffee | coffee hello tea\n"
+
+
+def _sign(gloss: str, seed: int, signer: str):  # type: ignore[no-untyped-def]
+    """A sample whose right hand moves differently per gloss (learnable)."""
+    seq = make_sequence(num_frames=16, seed=seed, glosses=(gloss,), signer=signer)
+    p = seq.points.copy()
+    k = GLOSSES.index(gloss) + 1 if gloss in GLOSSES else 0
+    t = np.linspace(0, 1, seq.num_frames, dtype=np.float32)[:, None]
+    p[:, 54:75, 0] += 0.1 * np.sin(2 * np.pi * k * t)
+    p[:, 54:75, 1] += 0.1 * k * t
+    return seq.replace(points=p, source=f"{signer}:{gloss}:{seed}")
+
+
+@pytest.fixture(scope="session")
+def tiny_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("tiny")
+    ds = Dataset.create(root / "ds")
+    seqs = [
+        _sign(g, seed, signer)
+        for signer in ("s1", "s2", "s3")
+        for g in (*GLOSSES, "-")
+        for seed in range(5)
+    ]
+    ds.append(seqs)
+    (root / "tiny.grammar").write_text(GRAMMAR)
+    return root
+
+
+def tiny_config(root: Path, name: str, family: str = "mobilenet1d", *extra: str):  # type: ignore[no-untyped-def]
+    """A training run config on the tiny dataset: seconds per run on one core."""
+    from training.config import load_config
+
+    return load_config(
+        None,
+        [
+            f'name="{name}"',
+            f'out_dir="{root / "runs"}"',
+            f'data.dataset="{root / "ds"}"',
+            f'data.grammar="{root / "tiny.grammar"}"',
+            'data.test_signers=["s3"]',
+            "data.exclude_glosses=[]",
+            "data.train_sentences=24",
+            "data.dev_sentences=6",
+            "data.test_sentences=6",
+            "data.dev_fraction=0.2",
+            f'model.family="{family}"',
+            'model.preset="tiny"',
+            "optim.epochs=3",
+            "optim.batch_size=8",
+            "optim.lr=3e-3",
+            "optim.patience=100",
+            "optim.num_threads=1",
+            *extra,
+        ],
     )

@@ -16,8 +16,9 @@ from torch.nn import functional as F
 
 from engine.features import FeatureSpec
 from training.models.base import ModelSpec, SequenceModel, build_model, families, model_from_spec
+from training.models.layers import MaskedBatchNorm1d
 from training.models.peer import TutorialLSTMConfig, build_peer
-from training.models.students import MaskedBatchNorm1d, MobileNet1D, split_lookahead
+from training.models.students import MobileNet1D, split_lookahead
 
 FAMILIES = ["bilstm", "bilstm_student", "conformer", "featurei3d", "mobilenet1d"]
 IN_DIM = FeatureSpec().dim
