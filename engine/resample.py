@@ -11,10 +11,11 @@ rate, so every sequence is resampled from its own timestamps (never from a frame
 from __future__ import annotations
 
 import numpy as np
+import numpy.typing as npt
 
 from engine.landmarks import GROUPS, LandmarkSequence, point_mask
 
-__all__ = ["fill_gaps", "resample"]
+__all__ = ["StreamResampler", "fill_gaps", "resample"]
 
 # Timestamps closer than this are the same instant (float noise of container clocks).
 TIME_EPS = 1e-6
@@ -82,3 +83,49 @@ def resample(seq: LandmarkSequence, fps: float) -> LandmarkSequence:
     return seq.replace(
         points=points.astype(np.float32), present=present, timestamps=new_t, fps=fps, spans=None
     )
+
+
+class StreamResampler:
+    """:func:`resample` for a live stream: raw frames in, frames on the ``fps`` grid out.
+
+    The grid is anchored at the first frame's timestamp, as :func:`resample` anchors it, so
+    pushing a sequence frame by frame yields exactly the frames of ``resample(sequence, fps)``.
+    """
+
+    def __init__(self, fps: float) -> None:
+        if not fps > 0:
+            raise ValueError(f"fps must be positive, got {fps}")
+        self.fps = fps
+        self._t0: float | None = None
+        self._next = 0  # index of the next grid frame to emit
+        self._prev: tuple[float, npt.NDArray[np.float32], npt.NDArray[np.bool_]] | None = None
+
+    def reset(self) -> None:
+        self._t0, self._next, self._prev = None, 0, None
+
+    def push(
+        self, points: npt.NDArray[np.float32], present: npt.NDArray[np.bool_], t: float
+    ) -> list[tuple[float, npt.NDArray[np.float32], npt.NDArray[np.bool_]]]:
+        """One raw frame ``points (P, 4)``, ``present (4,)`` at ``t`` seconds -> grid frames
+        ``(t_k, points, present)`` that became computable (timestamps must increase)."""
+        out = []
+        if self._t0 is None:
+            self._t0 = t
+        elif self._prev is not None and t <= self._prev[0]:
+            raise ValueError(f"timestamps must increase: {t} after {self._prev[0]}")
+        while True:
+            tk = self._t0 + self._next / self.fps
+            if tk > t + TIME_EPS:
+                break
+            if abs(tk - t) <= TIME_EPS or self._prev is None:
+                out.append((tk, points.copy(), present.copy()))
+            else:
+                t_prev, p_prev, m_prev = self._prev
+                w = np.float32((tk - t_prev) / (t - t_prev))
+                m = m_prev & present
+                p = ((1 - w) * p_prev + w * points).astype(np.float32)
+                p[~point_mask(m[None], int(p.shape[0]))[0]] = 0.0
+                out.append((tk, p, m))
+            self._next += 1
+        self._prev = (t, points, present)
+        return out

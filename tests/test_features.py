@@ -161,3 +161,22 @@ def test_sequence_without_pose_uses_the_image_frame() -> None:
     p[:, :33] = 0
     f = compute_features(seq.replace(points=p, present=present), FeatureSpec())
     assert np.isfinite(f.values).all()
+
+
+def test_stream_resampler_equals_batch_resampling() -> None:
+    from engine.resample import StreamResampler
+
+    seq60 = make_sequence(num_frames=61, fps=60.0, drop_left=0.3, seed=4)
+    keep = np.sort(np.random.default_rng(2).choice(np.arange(1, 60), 35, replace=False))
+    keep = np.concatenate([[0], keep, [60]])
+    jittery = seq60.replace(
+        points=seq60.points[keep], present=seq60.present[keep], timestamps=seq60.timestamps[keep]
+    )
+    whole = resample(jittery, 30.0)
+    stream = StreamResampler(30.0)
+    frames = [f for i in range(jittery.num_frames) for f in stream.push(
+        jittery.points[i], jittery.present[i], float(jittery.timestamps[i]))]  # fmt: skip
+    assert len(frames) == whole.num_frames
+    np.testing.assert_allclose([f[0] for f in frames], whole.timestamps, atol=1e-9)
+    np.testing.assert_allclose(np.stack([f[1] for f in frames]), whole.points, atol=1e-6)
+    np.testing.assert_array_equal(np.stack([f[2] for f in frames]), whole.present)
