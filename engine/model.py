@@ -46,6 +46,9 @@ INPUT_NAME = "features"  # (B, T, F) float32
 OUTPUT_NAME = "log_probs"  # (B, T, C) float32
 CUDA = "CUDAExecutionProvider"
 CPU = "CPUExecutionProvider"
+# onnxruntime-gpu logs a warning when it cannot create the CUDA provider on a machine without
+# a GPU (expected: we fall back to the CPU and report the provider used); errors still show
+ort.set_default_logger_severity(3)
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,8 @@ from engine.errors import SignStreamError
 
 __all__ = ["build_parser", "main"]
 
+DEFAULT_MODEL = Path(__file__).resolve().parents[1] / "models" / "asl-coffee-student.onnx"
+
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
@@ -27,6 +29,22 @@ def build_parser() -> argparse.ArgumentParser:
     app = sub.add_parser("app", help="open the desktop app (the default)")
     app.add_argument("video", nargs="?", help="a video file to open at start")
     app.set_defaults(func=_cmd_app)
+
+    run = sub.add_parser("run", help="recognise signing from a camera, video or recording")
+    run.add_argument(
+        "--source", default="webcam:0", help="webcam:N, a video/GIF, a .pose, dataset:DIR"
+    )
+    run.add_argument("--model", default=None, help=f"ONNX model (default {DEFAULT_MODEL})")
+    run.add_argument("--lm", default=None, help="KenLM gloss LM (default: the model's .arpa)")
+    run.add_argument("--no-lm", action="store_true", help="greedy decoding, no LM")
+    run.add_argument("--json", action="store_true", help="one JSON object per event")
+    run.add_argument("--fast", action="store_true", help="files: as fast as possible, every frame")
+    run.add_argument("--device", default="auto", choices=("auto", "cuda", "cpu"))
+    run.add_argument("--alpha", type=float, default=None, help="LM weight")
+    run.add_argument("--beta", type=float, default=None, help="gloss insertion bonus")
+    run.add_argument("--beam-width", type=int, default=None)
+    run.add_argument("--stats", action="store_true", help="also print throughput every second")
+    run.set_defaults(func=_cmd_run)
 
     ext = sub.add_parser("extract", help="MediaPipe landmarks of videos, written as .pose files")
     ext.add_argument("videos", nargs="+", type=Path, help="video files or animated GIFs")
@@ -46,6 +64,51 @@ def _cmd_app(args: argparse.Namespace) -> int:
     from app.main_window import run_app
 
     return run_app([sys.argv[0]] + ([args.video] if args.video else []))
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    import dataclasses
+    import json
+
+    from engine.decoder import DecoderConfig
+    from engine.events import ErrorEvent, GlossEvent, StatsEvent
+    from engine.pipeline import PipelineConfig, run_source
+
+    model = Path(args.model) if args.model else DEFAULT_MODEL
+    lm = None if args.no_lm else (args.lm or _sibling_lm(model))
+    decoder = DecoderConfig()
+    changes = {"alpha": args.alpha, "beta": args.beta, "beam_width": args.beam_width}
+    decoder = dataclasses.replace(decoder, **{k: v for k, v in changes.items() if v is not None})
+    config = PipelineConfig(
+        model=str(model), lm=lm, device=args.device, decoder=decoder, frame_events=False
+    )
+    tty = sys.stdout.isatty() and not args.json
+    failed = False
+    for event in run_source(config, args.source, fast=args.fast):
+        if isinstance(event, ErrorEvent):
+            failed = failed or event.fatal
+            print(f"error: {event.message}", file=sys.stderr)
+        if args.json and isinstance(event, GlossEvent | ErrorEvent | StatsEvent):
+            if isinstance(event, StatsEvent) and not args.stats:
+                continue
+            d = {"type": type(event).__name__, **dataclasses.asdict(event)}
+            print(json.dumps(d, default=str), flush=True)
+        elif isinstance(event, GlossEvent) and event.is_commit and event.glosses:
+            end = "\n"
+            print(f"\r[{event.start:7.2f}-{event.end:7.2f}] {event.text}" + " " * 20, end=end)
+        elif isinstance(event, GlossEvent) and tty:
+            print(f"\r  ... {event.text}" + " " * 20, end="", flush=True)
+        elif isinstance(event, StatsEvent) and args.stats:
+            stages = ", ".join(f"{k} {v:.1f} ms" for k, v in event.stage_ms.items())
+            print(f"  [{event.processed_fps:.1f} fps, {event.provider}; {stages}]", file=sys.stderr)
+    return 1 if failed else 0
+
+
+def _sibling_lm(model: Path) -> str | None:
+    for suffix in (".klm", ".arpa"):
+        if model.with_suffix(suffix).is_file():
+            return str(model.with_suffix(suffix))
+    return None
 
 
 def _cmd_extract(args: argparse.Namespace) -> int:

@@ -127,3 +127,27 @@ def tiny_config(root: Path, name: str, family: str = "mobilenet1d", *extra: str)
             *extra,
         ],
     )
+
+
+@pytest.fixture(scope="session")
+def tiny_onnx(tiny_data: Path) -> Path:
+    """A tiny trained and exported model (window 32, hop 8) of the tiny data's glosses."""
+    from training.export import export_onnx
+    from training.trainer import load_checkpoint, train
+
+    run = train(tiny_config(tiny_data, "onnx", "mobilenet1d", "optim.epochs=4"), progress=False)
+    out = tiny_data / "tiny.onnx"
+    export_onnx(load_checkpoint(run.run_dir / "best.pt"), out, window=32, hop=8)
+    return out
+
+
+@pytest.fixture(scope="session")
+def tiny_lm(tiny_data: Path) -> Path:
+    """A bigram LM over the tiny data's glosses."""
+    from training.grammar import parse_grammar
+    from training.lm import LMConfig, build_lm
+
+    sentences = parse_grammar(GRAMMAR).sample_many(300, np.random.default_rng(0))
+    out = tiny_data / "tiny.arpa"
+    build_lm(sentences, out, LMConfig(order=2, backend="own", binary=False))
+    return out

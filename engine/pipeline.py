@@ -1,0 +1,387 @@
+"""The engine: source -> landmarks -> features -> sliding window -> model -> decoder -> events.
+
+Two threads: the capture thread (:mod:`engine.capture`) reads the source into a queue that
+drops the oldest frame when the engine falls behind; the worker thread here runs MediaPipe (for
+image sources), resamples landmarks onto the model's frame grid, computes features of each
+window with the ONE feature path (:func:`engine.features.compute_features`), runs the model
+every ``hop`` frames, stitches the overlapping windows into one posterior stream and decodes it
+into partial and committed glosses. Results are :mod:`engine.events`, delivered to a callback
+(called in the worker thread: a GUI adapter turns them into queued signals) or through
+:meth:`Pipeline.events`, a generator.
+
+Live changes: :meth:`Pipeline.swap_model` loads another model between two frames (a model that
+fails to load is reported as an :class:`~engine.events.ErrorEvent` and the old one keeps
+running); :meth:`Pipeline.update_decoder` changes alpha, beta and beam width at once.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+
+from engine.capture import DEFAULT_QUEUE_SIZE, CaptureThread
+from engine.decoder import DecoderConfig, GlossDecoder
+from engine.errors import ExtractorError, SignStreamError, SourceError
+from engine.events import ErrorEvent, Event, FrameEvent, GlossEvent, StatsEvent
+from engine.extractor import (
+    ExtractorConfig,
+    FrameLandmarks,
+    LandmarkExtractor,
+    RgbFrame,
+    create_extractor,
+)
+from engine.features import compute_features
+from engine.landmarks import BoolArray, FloatArray, LandmarkSequence
+from engine.model import OnnxModel
+from engine.resample import StreamResampler, fill_gaps
+from engine.sources import Source, SourceConfig, open_source
+from engine.stitching import PosteriorStitcher
+from engine.streaming import StreamingConfig, StreamingDecoder
+
+__all__ = ["Pipeline", "PipelineConfig", "Recognizer", "run_source"]
+
+STOP_TIMEOUT_S = 1.0  # stop() returns within this
+STATS_INTERVAL_S = 1.0  # how often a StatsEvent reports
+EVENT_QUEUE_FRAMES = 64  # FrameEvents kept for a slow events() consumer (older ones dropped)
+_END = object()  # end of the event stream
+
+
+@dataclass(frozen=True)
+class PipelineConfig:
+    """How the engine runs; the model and LM are given by path."""
+
+    model: str  # ONNX model (self-describing: glosses, features, window, hop)
+    lm: str | None = None  # KenLM gloss LM (ARPA or binary); None: greedy decoding
+    device: str = "auto"  # auto (CUDA when it works, else CPU) | cuda | cpu
+    threads: int = 1  # ONNX Runtime intra-op threads: MediaPipe needs the other cores
+    decoder: DecoderConfig = field(default_factory=DecoderConfig)
+    streaming: StreamingConfig | None = None  # None: defaults at the model's frame rate
+    extractor: ExtractorConfig = field(default_factory=ExtractorConfig)
+    queue_size: int = DEFAULT_QUEUE_SIZE  # capture queue (frames)
+    drop_frames: bool = True  # live: drop the oldest frame when behind; False: process all
+    frame_events: bool = True  # emit a FrameEvent per frame (landmarks for drawing)
+    frame_images: bool = False  # FrameEvents carry the RGB image (for a GUI)
+
+
+def _hands_after_gap_fill(seq: LandmarkSequence, max_gap_s: float) -> BoolArray:
+    filled = fill_gaps(seq, max_gap_s)
+    return np.asarray(filled.present[:, 1] | filled.present[:, 2])
+
+
+# log-probabilities of a certain blank (class 0), for as many classes as a model has
+_BLANK_ROW = np.full(4096, -1e4, np.float32)
+_BLANK_ROW[0] = 0.0
+
+
+class Recognizer:
+    """A loaded model with its decoder and streaming state (swapped as one piece)."""
+
+    def __init__(
+        self,
+        model_path: str,
+        lm_path: str | None,
+        config: PipelineConfig,
+        context: tuple[str, ...] = (),
+    ) -> None:
+        self.model = OnnxModel(model_path, config.device, config.threads)
+        self.info = self.model.info
+        self.warmup_ms = self.model.warmup()
+        self.decoder = GlossDecoder(self.info.vocabulary, lm_path, config.decoder)
+        streaming = config.streaming or StreamingConfig(fps=self.info.fps)
+        if abs(streaming.fps - self.info.fps) > 1e-9:
+            streaming = replace(streaming, fps=self.info.fps)
+        self.stitcher = PosteriorStitcher(self.info.window, self.info.hop, self.info.lookahead)
+        self.streaming = StreamingDecoder(self.decoder, streaming, context=context)
+        self.resampler = StreamResampler(self.info.fps)
+        self.window: deque[tuple[float, FloatArray, BoolArray]] = deque(maxlen=self.info.window)
+        self.frames = 0  # model-rate frames so far
+        self.next_start = 0  # stream frame where the next window starts
+        self.aspect: float | None = None
+
+    def close(self) -> None:
+        self.decoder.close()
+
+    def _window_sequence(self) -> LandmarkSequence:
+        t = np.array([f[0] for f in self.window], np.float64)
+        return LandmarkSequence(
+            points=np.stack([f[1] for f in self.window]),
+            present=np.stack([f[2] for f in self.window]),
+            timestamps=t,
+            fps=self.info.fps,
+            aspect=self.aspect,
+        )
+
+    def push(self, lm: FrameLandmarks, stage_ms: dict[str, float]) -> list[GlossEvent]:
+        """One source frame's landmarks -> gloss events that became known."""
+        self.aspect = lm.aspect
+        events: list[GlossEvent] = []
+        for t, points, present in self.resampler.push(lm.points, lm.present, lm.timestamp):
+            self.window.append((t, points, present))
+            self.frames += 1
+            if self.frames == self.next_start + self.info.window:
+                events += self._run_window(self.next_start, stage_ms, final=False)
+                self.next_start += self.info.hop
+        return events
+
+    def _run_window(self, start: int, stage_ms: dict[str, float], final: bool) -> list[GlossEvent]:
+        t0 = time.perf_counter()
+        seq = self._window_sequence()
+        features = compute_features(seq, self.info.feature_spec).values
+        t1 = time.perf_counter()
+        log_probs = self.model(features)
+        # no hands, no signs: a frame where neither hand is seen (after gap filling) is blank,
+        # whatever the model makes of an empty picture or a person at rest out of view
+        hands = seq.present[:, 1] | seq.present[:, 2]
+        if not hands.all():
+            hands = _hands_after_gap_fill(seq, self.info.feature_spec.max_gap_s)
+            log_probs = np.where(hands[:, None], log_probs, _BLANK_ROW[: log_probs.shape[1]])
+        t2 = time.perf_counter()
+        chunk = (
+            self.stitcher.flush(log_probs, start) if final else self.stitcher.push(log_probs, start)
+        )
+        events = self.streaming.push(*chunk)
+        if final:
+            events += self.streaming.flush()
+        t3 = time.perf_counter()
+        stage_ms["features"] = 1000 * (t1 - t0)
+        stage_ms["model"] = 1000 * (t2 - t1)
+        stage_ms["decoder"] = 1000 * (t3 - t2)
+        return events
+
+    def finish(self, stage_ms: dict[str, float]) -> list[GlossEvent]:
+        """End of stream: the last (end-aligned) window, then commit what is left."""
+        if self.frames == 0:
+            return []
+        if self.frames >= self.info.window:
+            return self._run_window(self.frames - self.info.window, stage_ms, final=True)
+        # shorter than one window: one window of what there is
+        return self._run_window(0, stage_ms, final=True)
+
+
+class Pipeline:
+    """Runs the engine on one source at a time in a background thread.
+
+    ``Pipeline(config, on_event)`` loads the model and LM at once (raising
+    :class:`~engine.errors.ModelLoadError` & co. with a message that says why); ``start(source)``
+    begins; events go to ``on_event`` (worker thread) or to :meth:`events`.
+    """
+
+    def __init__(
+        self, config: PipelineConfig, on_event: Callable[[Event], None] | None = None
+    ) -> None:
+        self.config = config
+        self.on_event = on_event
+        self.recognizer = Recognizer(config.model, config.lm, config)
+        self._events: queue.Queue[object] = queue.Queue()
+        self._frames_queued = 0
+        self._stop = threading.Event()
+        self._swap: tuple[str, str | None] | None = None
+        self._swap_lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+        self._capture: CaptureThread | None = None
+        self._extractor: LandmarkExtractor | None = None
+
+    # ------------------------------------------------------------------ control
+    @property
+    def provider(self) -> str:
+        return str(self.recognizer.model.provider)
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def start(self, source: str | Source, source_config: SourceConfig | None = None) -> None:
+        """Open ``source`` (a spec like ``webcam:0``, a file, ``dataset:DIR``) and run."""
+        self.stop()
+        src = source if isinstance(source, Source) else open_source(source, source_config)
+        self._stop.clear()
+        self._events = queue.Queue()
+        self._frames_queued = 0
+        self._capture = CaptureThread(
+            src, self.config.queue_size, drop_oldest=self.config.drop_frames
+        ).start()
+        self._thread = threading.Thread(target=self._run, name="signstream-engine", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop within a second; the camera or file is released."""
+        self._stop.set()
+        deadline = time.monotonic() + STOP_TIMEOUT_S
+        if self._capture is not None:
+            self._capture.stop(timeout=max(0.1, 0.5 * STOP_TIMEOUT_S))
+        if self._thread is not None:
+            self._thread.join(max(0.0, deadline - time.monotonic()))
+            self._thread = None
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Wait for the source to end; True if it has."""
+        if self._thread is not None:
+            self._thread.join(timeout)
+            return not self._thread.is_alive()
+        return True
+
+    def swap_model(self, model_path: str, lm_path: str | None = None) -> None:
+        """Load another model (and LM) between two frames; on failure the old one stays."""
+        with self._swap_lock:
+            self._swap = (model_path, lm_path)
+        if not self.running:
+            self._do_swap()
+
+    def update_decoder(self, config: DecoderConfig) -> None:
+        """Change alpha, beta, beam width live (thread-safe)."""
+        self.recognizer.decoder.update(config)
+
+    def events(self, timeout: float | None = None) -> Iterator[Event]:
+        """Events until the stream ends (only when no ``on_event`` callback was given)."""
+        while True:
+            try:
+                item = self._events.get(timeout=timeout)
+            except queue.Empty:
+                return
+            if item is _END:
+                return
+            if isinstance(item, FrameEvent):
+                self._frames_queued -= 1
+            yield item  # type: ignore[misc]
+
+    def close(self) -> None:
+        self.stop()
+        self.recognizer.close()
+        if self._extractor is not None:
+            self._extractor.close()
+            self._extractor = None
+
+    # ------------------------------------------------------------------ worker
+    def _emit(self, event: Event) -> None:
+        if self.on_event is not None:
+            self.on_event(event)
+            return
+        if isinstance(event, FrameEvent):
+            if self._frames_queued >= EVENT_QUEUE_FRAMES:
+                return  # nobody is drawing them fast enough: landmarks of old frames are stale
+            self._frames_queued += 1
+        self._events.put(event)
+
+    def _do_swap(self) -> None:
+        with self._swap_lock:
+            request, self._swap = self._swap, None
+        if request is None:
+            return
+        old = self.recognizer
+        try:
+            new = Recognizer(request[0], request[1], self.config, context=old.streaming.context)
+        except SignStreamError as e:
+            self._emit(ErrorEvent(f"model not changed: {e}", fatal=False, error=type(e).__name__))
+            return
+        stage: dict[str, float] = {}
+        for event in old.finish(stage):  # commit what the old model was in the middle of
+            self._emit(event)
+        self.recognizer = new
+        old.close()
+
+    def _landmarks(self, frame_image: RgbFrame, timestamp: float) -> FrameLandmarks:
+        if self._extractor is None:
+            self._extractor = create_extractor(self.config.extractor)
+        return self._extractor.process(frame_image, timestamp)
+
+    def _run(self) -> None:
+        capture = self._capture
+        assert capture is not None
+        stage_ms: dict[str, float] = {}
+        sums: dict[str, float] = {}
+        counts: dict[str, int] = {}
+        processed = 0
+        try:
+            if not capture.source.info.landmarks and self._extractor is None:
+                # MediaPipe's graph takes a while to build: before the first frame, not in it
+                self._extractor = create_extractor(self.config.extractor)
+            last_stats = time.monotonic()
+            while not self._stop.is_set():
+                if self._swap is not None:
+                    self._do_swap()
+                try:
+                    frame = capture.get(timeout=0.1)
+                except queue.Empty:
+                    continue
+                if frame is None:
+                    break
+                t0 = time.perf_counter()
+                if frame.landmarks is not None:
+                    lm = frame.landmarks
+                else:
+                    assert frame.image_rgb is not None
+                    try:
+                        lm = self._landmarks(frame.image_rgb, frame.timestamp)
+                    except ExtractorError as e:
+                        self._emit(ErrorEvent(str(e), fatal=False, error=type(e).__name__))
+                        continue
+                stage_ms.clear()
+                stage_ms["landmarks"] = 1000 * (time.perf_counter() - t0)
+                if self.config.frame_events:
+                    self._emit(
+                        FrameEvent(
+                            timestamp=frame.timestamp,
+                            points=lm.points,
+                            present=lm.present,
+                            frame_index=frame.index,
+                            image_size=(frame.width, frame.height),
+                            image=frame.image_rgb if self.config.frame_images else None,
+                        )
+                    )
+                for event in self.recognizer.push(lm, stage_ms):
+                    self._emit(event)
+                processed += 1
+                for k, v in stage_ms.items():
+                    sums[k] = sums.get(k, 0.0) + v
+                    counts[k] = counts.get(k, 0) + 1
+                now = time.monotonic()
+                if now - last_stats >= STATS_INTERVAL_S:
+                    self._emit(self._stats(capture, processed / (now - last_stats), sums, counts))
+                    processed, sums, counts, last_stats = 0, {}, {}, now
+            if not self._stop.is_set():  # the source ended: decode the rest
+                for event in self.recognizer.finish(stage_ms):
+                    self._emit(event)
+        except SourceError as e:
+            for event in self.recognizer.finish(stage_ms):
+                self._emit(event)
+            self._emit(ErrorEvent(str(e), fatal=True, error=type(e).__name__))
+        except Exception as e:  # never die silently: the user gets the reason
+            self._emit(ErrorEvent(f"engine stopped: {type(e).__name__}: {e}", fatal=True,
+                                  error=type(e).__name__))  # fmt: skip
+        finally:
+            capture.stop()
+            self._events.put(_END)
+
+    def _stats(
+        self,
+        capture: CaptureThread,
+        processed_fps: float,
+        sums: dict[str, float],
+        counts: dict[str, int],
+    ) -> StatsEvent:
+        cs = capture.stats()
+        return StatsEvent(
+            input_fps=cs.input_fps,
+            processed_fps=processed_fps,
+            stage_ms={k: sums[k] / counts[k] for k in sums},
+            dropped_frames=cs.dropped,
+            provider=self.provider,
+        )
+
+
+def run_source(config: PipelineConfig, source: str, fast: bool = False) -> Iterator[Event]:
+    """Convenience for scripts: run ``source`` to its end and yield every event."""
+    if fast:  # as fast as it decodes, and every frame: nothing may be dropped
+        config = replace(config, drop_frames=False)
+    pipeline = Pipeline(config)
+    try:
+        pipeline.start(source, SourceConfig(realtime=not fast))
+        yield from pipeline.events()
+    finally:
+        pipeline.close()

@@ -1,0 +1,132 @@
+"""The engine end to end: replays and videos through model and decoder; faults; live changes."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from engine.dataset import Dataset
+from engine.errors import LMVocabularyMismatch, ModelLoadError, SourceError
+from engine.events import ErrorEvent, FrameEvent, GlossEvent
+from engine.landmarks import LandmarkSequence
+from engine.pipeline import Pipeline, PipelineConfig, run_source
+from engine.sources import SourceConfig, replay_sequences
+from training.lm import LMConfig, build_lm
+from training.synthesis import SamplePool, SynthesisConfig, collect_samples, synthesize
+
+
+@pytest.fixture(scope="module")
+def sentences(tiny_data: Path) -> list[LandmarkSequence]:
+    ds = Dataset(tiny_data / "ds")
+    held_out = [i.index for i in ds.infos if i.signer == "s3"]
+    pool = SamplePool(collect_samples(ds, held_out))
+    wanted = [("hello", "tea"), ("coffee",), ("tea", "coffee", "hello")]
+    return list(synthesize(pool, wanted, SynthesisConfig(idle_before=1, idle_after=1), seed=3))
+
+
+def test_replay_gives_frames_partials_and_ordered_commits(
+    tiny_onnx: Path, tiny_lm: Path, sentences: list[LandmarkSequence]
+) -> None:
+    config = PipelineConfig(model=str(tiny_onnx), lm=str(tiny_lm), drop_frames=False)
+    pipeline = Pipeline(config)
+    assert pipeline.provider == "CPUExecutionProvider"
+    pipeline.start(replay_sequences(sentences, realtime=False))
+    events = list(pipeline.events(timeout=60))
+    pipeline.close()
+    frames = [e for e in events if isinstance(e, FrameEvent)]
+    glosses = [e for e in events if isinstance(e, GlossEvent)]
+    assert len(frames) == sum(s.num_frames for s in sentences)
+    assert not [e for e in events if isinstance(e, ErrorEvent)]
+    commits = [e for e in glosses if e.is_commit]
+    assert commits, "a model that learned something commits glosses"
+    ends = [c.end for c in commits]
+    assert ends == sorted(ends)
+    assert all(c.start <= c.end for c in commits)
+    known = {"hello", "tea", "coffee"}
+    assert all(set(c.glosses) <= known for c in commits)
+
+
+def test_no_person_no_glosses(tiny_onnx: Path) -> None:
+    empty = LandmarkSequence.empty_like(150, fps=30.0)  # 5 s of frames with nobody in them
+    events = list(
+        run_source(PipelineConfig(model=str(tiny_onnx)), replay_sequences([empty]), fast=True)
+    )
+    assert not [e for e in events if isinstance(e, GlossEvent) and e.glosses]
+    assert len([e for e in events if isinstance(e, FrameEvent)]) == 150
+
+
+def test_bad_models_and_lms_are_refused(tiny_onnx: Path, tiny_data: Path, tmp_path: Path) -> None:
+    corrupt = tmp_path / "corrupt.onnx"
+    corrupt.write_bytes(tiny_onnx.read_bytes()[:300])
+    with pytest.raises(ModelLoadError, match=r"corrupt\.onnx"):
+        Pipeline(PipelineConfig(model=str(corrupt)))
+    other = tmp_path / "other.arpa"
+    build_lm(
+        [["water", "please"], ["no", "water"]],
+        other,
+        LMConfig(order=2, backend="own", binary=False),
+    )
+    with pytest.raises(LMVocabularyMismatch):
+        Pipeline(PipelineConfig(model=str(tiny_onnx), lm=str(other)))
+
+
+def test_swap_to_a_broken_model_keeps_the_old_one(
+    tiny_onnx: Path, sentences: list[LandmarkSequence], tmp_path: Path
+) -> None:
+    corrupt = tmp_path / "broken.onnx"
+    corrupt.write_bytes(b"not a model")
+    pipeline = Pipeline(PipelineConfig(model=str(tiny_onnx)))
+    pipeline.start(replay_sequences(sentences, realtime=True, speed=4.0))
+    time.sleep(0.3)
+    pipeline.swap_model(str(corrupt))
+    time.sleep(0.3)
+    pipeline.swap_model(str(tiny_onnx))  # a good one is taken
+    events = list(pipeline.events(timeout=30))
+    pipeline.close()
+    errors = [e for e in events if isinstance(e, ErrorEvent)]
+    assert len(errors) == 1 and not errors[0].fatal and "broken.onnx" in errors[0].message
+    assert any(isinstance(e, FrameEvent) for e in events[-20:])  # it kept running to the end
+
+
+def test_stop_returns_within_a_second(tiny_onnx: Path, sentences: list[LandmarkSequence]) -> None:
+    pipeline = Pipeline(PipelineConfig(model=str(tiny_onnx)))
+    pipeline.start(replay_sequences(sentences * 5, realtime=True))
+    time.sleep(0.5)
+    t0 = time.monotonic()
+    pipeline.stop()
+    assert time.monotonic() - t0 < 1.0
+    assert not pipeline.running
+    pipeline.close()
+
+
+def test_video_that_stops_decoding_ends_with_an_error(tiny_onnx: Path, tmp_path: Path) -> None:
+    path = tmp_path / "cut.avi"
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 15.0, (64, 48))
+    for i in range(40):
+        writer.write(np.full((48, 64, 3), 5 * i, np.uint8))
+    writer.release()
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+    pipeline = Pipeline(PipelineConfig(model=str(tiny_onnx), frame_events=False))
+    pipeline.start(str(path), SourceConfig(realtime=False))
+    events = list(pipeline.events(timeout=60))
+    pipeline.close()
+    fatal = [e for e in events if isinstance(e, ErrorEvent) and e.fatal]
+    assert len(fatal) == 1 and "cut.avi" in fatal[0].message
+    with pytest.raises(SourceError, match=r"missing\.mp4"):
+        Pipeline(PipelineConfig(model=str(tiny_onnx))).start(str(tmp_path / "missing.mp4"))
+
+
+@pytest.mark.data
+def test_real_video_through_mediapipe(tiny_onnx: Path, shared_data: Path) -> None:
+    config = PipelineConfig(model=str(tiny_onnx), drop_frames=False)
+    events = list(run_source(config, str(shared_data / "videos" / "SOUP.mp4"), fast=True))
+    frames = [e for e in events if isinstance(e, FrameEvent)]
+    assert len(frames) >= 40
+    assert np.mean([f.present[0] for f in frames]) > 0.95  # a person in every frame
+    assert np.mean([f.present[1] or f.present[2] for f in frames]) > 0.8  # hands
+    assert not [e for e in events if isinstance(e, ErrorEvent)]
