@@ -1,118 +1,199 @@
-"""The main window: video with landmark overlay, transcript, menus, status bar."""
+"""The main window: live video with landmark overlay, the transcript, menus, status bar.
+
+Everything the engine does reaches the window through :class:`~app.bridge.EngineBridge`
+signals (queued to the GUI thread); the window only draws the newest frame it gets.
+"""
 
 from __future__ import annotations
 
 import sys
-import time
 from pathlib import Path
 
-import numpy as np
-import numpy.typing as npt
 from PySide6.QtCore import Qt, Slot
-from PySide6.QtGui import QAction, QKeySequence, QPixmap
+from PySide6.QtGui import QAction, QActionGroup, QKeySequence, QPixmap
 from PySide6.QtWidgets import (
     QApplication,
     QFileDialog,
     QLabel,
     QMainWindow,
     QMessageBox,
-    QPlainTextEdit,
     QSplitter,
 )
 
+from app.bridge import EngineBridge
 from app.overlay import draw_landmarks, rgb_to_qimage
-from app.preview import LandmarkPreview
-from engine.extractor import FrameLandmarks
+from app.transcript import Transcript, to_srt, to_text
+from engine.atomic import atomic_write_text
+from engine.errors import SignStreamError
+from engine.events import FrameEvent, GlossEvent, StatsEvent
+from engine.model import ModelInfo, read_model_info
 
 __all__ = ["MainWindow", "run_app"]
 
 MODELS_DIR = Path(__file__).resolve().parents[1] / "models"
-VIDEO_FILTER = "Videos (*.mp4 *.avi *.mov *.mkv *.webm *.gif);;All files (*)"
-FPS_SMOOTHING = 0.9  # exponential smoothing of the displayed frame rate
+DEFAULT_MODEL = MODELS_DIR / "asl-coffee-student.onnx"
+SOURCE_FILTER = "Videos and recordings (*.mp4 *.avi *.mov *.mkv *.webm *.gif *.pose);;All files (*)"
+
+
+def lm_beside(model: Path) -> Path | None:
+    """The LM shipped next to a model (same name, .klm or .arpa), if any."""
+    for suffix in (".klm", ".arpa"):
+        if model.with_suffix(suffix).is_file():
+            return model.with_suffix(suffix)
+    return None
 
 
 class MainWindow(QMainWindow):
-    def __init__(self) -> None:
+    def __init__(self, model: Path | None = DEFAULT_MODEL) -> None:
         super().__init__()
         self.setWindowTitle("SignStream")
         self.resize(1100, 640)
-        self.preview = LandmarkPreview()
-        self.preview.frame_ready.connect(self.on_frame)
-        self.preview.failed.connect(self.on_failed)
-        self.preview.finished.connect(self.on_finished)
-        self._fps = 0.0
-        self._last_frame_time: float | None = None
+        self.bridge = EngineBridge()
+        self.bridge.frame.connect(self.on_frame)
+        self.bridge.gloss.connect(self.on_gloss)
+        self.bridge.stats.connect(self.on_stats)
+        self.bridge.error.connect(self.on_error)
+        self.bridge.finished.connect(self.on_finished)
+        self.bridge.model_changed.connect(self.on_model_changed)
         self.error_box: QMessageBox | None = None
         self.frames_shown = 0
+        self._last_stats: StatsEvent | None = None
 
-        self.video = QLabel("Open a video (File > Open video…) to see its landmarks")
+        self.video = QLabel("File > Open video… or Source > Camera to start")
         self.video.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.video.setMinimumSize(320, 240)
         self.video.setStyleSheet("background: #111; color: #ccc;")
-        self.transcript = QPlainTextEdit()
-        self.transcript.setReadOnly(True)
-        self.transcript.setPlaceholderText("Recognised glosses appear here when a model is loaded.")
+        self.transcript = Transcript()
         split = QSplitter()
         split.addWidget(self.video)
         split.addWidget(self.transcript)
         split.setStretchFactor(0, 3)
-        split.setStretchFactor(1, 1)
+        split.setStretchFactor(1, 2)
         self.setCentralWidget(split)
-        self._build_menus()
         self.status = QLabel()
         self.statusBar().addPermanentWidget(self.status)
-        self._show_status(ms=None)
+        self._build_menus()
+        if model is not None and Path(model).is_file():
+            self.load_model(Path(model))
+        self._show_status()
 
     # ------------------------------------------------------------------ menus
+    def _action(self, menu, text: str, slot, shortcut=None, checkable=False, checked=False):  # type: ignore[no-untyped-def]
+        action = QAction(text, self, checkable=checkable, checked=checked)
+        if shortcut is not None:
+            action.setShortcut(shortcut)
+        action.triggered.connect(slot)
+        menu.addAction(action)
+        return action
+
     def _build_menus(self) -> None:
-        file_menu = self.menuBar().addMenu("&File")
-        open_video = QAction("&Open video…", self)
-        open_video.setShortcut(QKeySequence.StandardKey.Open)
-        open_video.triggered.connect(self.choose_video)
-        file_menu.addAction(open_video)
-        stop = QAction("&Stop", self)
-        stop.triggered.connect(self.preview.stop)
-        file_menu.addAction(stop)
-        file_menu.addSeparator()
-        quit_action = QAction("&Quit", self)
-        quit_action.setShortcut(QKeySequence.StandardKey.Quit)
-        quit_action.triggered.connect(self.close)
-        file_menu.addAction(quit_action)
+        bar = self.menuBar()
+        f = bar.addMenu("&File")
+        self._action(
+            f, "&Open video or recording…", self.choose_source, QKeySequence.StandardKey.Open
+        )
+        self._action(f, "&Save transcript…", self.save_transcript, QKeySequence.StandardKey.Save)
+        self._action(f, "&Clear transcript", self.transcript.clear_all)
+        self._action(f, "Copy transcript", self.copy_transcript)
+        self._action(f, "S&top", self.bridge.stop)
+        f.addSeparator()
+        self._action(f, "&Quit", self.close, QKeySequence.StandardKey.Quit)
 
-        view = self.menuBar().addMenu("&View")
-        self.overlay_action = QAction("Landmark &overlay", self, checkable=True, checked=True)
-        self.mirror_action = QAction("&Mirror like a mirror", self, checkable=True, checked=True)
-        view.addAction(self.overlay_action)
-        view.addAction(self.mirror_action)
+        src = bar.addMenu("&Source")
+        self._action(src, "Camera &0", lambda: self.open_source("webcam:0"))
+        self._action(src, "Camera &1", lambda: self.open_source("webcam:1"))
 
-        models = self.menuBar().addMenu("&Models")
-        found = sorted(MODELS_DIR.glob("*.onnx"))
-        if not found:
+        self.model_menu = bar.addMenu("&Model")
+        self._fill_model_menu()
+
+        view = bar.addMenu("&View")
+        self.overlay_action = self._action(
+            view, "Landmark &overlay", lambda: None, checkable=True, checked=True
+        )
+        self.mirror_action = self._action(
+            view, "&Mirror like a mirror", lambda: None, checkable=True, checked=True
+        )
+        self._action(view, "&Large text", self.transcript.set_large, checkable=True)
+
+    def _fill_model_menu(self) -> None:
+        menu = self.model_menu
+        menu.clear()
+        group = QActionGroup(self)
+        for path in sorted(MODELS_DIR.glob("*.onnx")):
+            try:
+                info = read_model_info(path)
+            except SignStreamError:
+                continue  # not a SignStream model: not offered
+            wer = info.heldout.get("wer_beam_lm")
+            label = f"{info.name}: {len(info.vocabulary)} glosses" + (
+                f", held-out WER {100 * wer:.1f}%" if isinstance(wer, float) else ""
+            )
+            action = self._action(
+                menu, label, lambda _=False, p=path: self.load_model(p), checkable=True
+            )
+            action.setData(str(path))
+            group.addAction(action)
+        if not group.actions():
             none = QAction("No models installed (models/*.onnx)", self)
             none.setEnabled(False)
-            models.addAction(none)
-        for path in found:
-            models.addAction(QAction(path.stem, self, enabled=False))
+            menu.addAction(none)
+        menu.addSeparator()
+        self._action(menu, "Open ONNX model…", self.choose_model)
 
     # ------------------------------------------------------------------ actions
     @Slot()
-    def choose_video(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Open video", "", VIDEO_FILTER)
+    def choose_source(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Open video or recording", "", SOURCE_FILTER)
         if path:
-            self.open_video(path)
+            self.open_source(path)
 
-    def open_video(self, path: str | Path) -> None:
-        self.statusBar().showMessage(f"Playing {Path(path).name}")
-        self._last_frame_time = None
-        self.preview.start(path)
+    def open_source(self, source: str | Path, realtime: bool = True) -> None:
+        try:
+            self.bridge.start(str(source), realtime=realtime)
+        except SignStreamError as e:
+            self.on_error(str(e), True)
+            return
+        self.statusBar().showMessage(f"Playing {source}")
+
+    @Slot()
+    def choose_model(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Open model", str(MODELS_DIR), "ONNX (*.onnx)")
+        if path:
+            self.load_model(Path(path))
+
+    def load_model(self, path: Path) -> None:
+        try:
+            self.bridge.load_model(path, lm_beside(path))
+        except SignStreamError as e:
+            self.on_error(f"{e}\n\nThe previous model stays in use.", False)
+
+    @Slot()
+    def save_transcript(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(
+            self, "Save transcript", "transcript.srt", "Subtitles (*.srt);;Text (*.txt)"
+        )
+        if path:
+            self.write_transcript(Path(path))
+
+    def write_transcript(self, path: Path) -> None:
+        entries = self.transcript.entries
+        text = to_srt(entries) if path.suffix.lower() == ".srt" else to_text(entries)
+        atomic_write_text(path, text)
+        self.statusBar().showMessage(f"Saved {len(entries)} lines to {path}", 5000)
+
+    @Slot()
+    def copy_transcript(self) -> None:
+        QApplication.clipboard().setText(to_text(self.transcript.entries))
 
     # ------------------------------------------------------------------ engine events
-    @Slot(object, object, float)
-    def on_frame(self, frame: npt.NDArray[np.uint8], landmarks: FrameLandmarks, ms: float) -> None:
+    @Slot(object)
+    def on_frame(self, event: FrameEvent) -> None:
+        if event.image is None:
+            return
         mirror = self.mirror_action.isChecked()
-        image = rgb_to_qimage(frame[:, ::-1].copy() if mirror else frame)
+        image = rgb_to_qimage(event.image[:, ::-1].copy() if mirror else event.image)
         if self.overlay_action.isChecked():
-            draw_landmarks(image, landmarks, mirror=mirror)
+            draw_landmarks(image, event.points, event.present, mirror=mirror)
         pixmap = QPixmap.fromImage(image).scaled(
             self.video.size(),
             Qt.AspectRatioMode.KeepAspectRatio,
@@ -120,19 +201,20 @@ class MainWindow(QMainWindow):
         )
         self.video.setPixmap(pixmap)
         self.frames_shown += 1
-        now = time.perf_counter()
-        if self._last_frame_time is not None and now > self._last_frame_time:
-            rate = 1.0 / (now - self._last_frame_time)
-            self._fps = (
-                rate if self._fps == 0 else FPS_SMOOTHING * self._fps + (1 - FPS_SMOOTHING) * rate
-            )
-        self._last_frame_time = now
-        self._show_status(ms)
 
-    @Slot(str)
-    def on_failed(self, message: str) -> None:
+    @Slot(object)
+    def on_gloss(self, event: GlossEvent) -> None:
+        self.transcript.add(event)
+
+    @Slot(object)
+    def on_stats(self, event: StatsEvent) -> None:
+        self._last_stats = event
+        self._show_status()
+
+    @Slot(str, bool)
+    def on_error(self, message: str, fatal: bool) -> None:
         self.statusBar().showMessage(message)
-        # open(), not exec(): the message must not block the event loop (frames, other events)
+        # open(), not exec(): the message must not block the event loop (frames keep coming)
         self.error_box = QMessageBox(QMessageBox.Icon.Warning, "SignStream", message, parent=self)
         self.error_box.open()
 
@@ -140,12 +222,30 @@ class MainWindow(QMainWindow):
     def on_finished(self) -> None:
         self.statusBar().showMessage("Stopped", 5000)
 
-    def _show_status(self, ms: float | None) -> None:
-        landmarks = "–" if ms is None else f"{ms:.0f} ms"
-        self.status.setText(f"{self._fps:4.1f} fps | landmarks {landmarks} | no model loaded")
+    @Slot(object)
+    def on_model_changed(self, info: ModelInfo | None) -> None:
+        for action in self.model_menu.actions():
+            if action.isCheckable():
+                action.setChecked(info is not None and action.data() == info.path)
+        self._show_status()
+
+    def _show_status(self) -> None:
+        info = self.bridge.model_info
+        model = (
+            "no model (landmarks only)" if info is None else f"{info.name} ({self.bridge.provider})"
+        )
+        s = self._last_stats
+        if s is None:
+            self.status.setText(model)
+            return
+        latency = s.stage_ms.get("model", 0.0) + s.stage_ms.get("decoder", 0.0)
+        self.status.setText(
+            f"in {s.input_fps:4.1f} fps | processed {s.processed_fps:4.1f} fps | landmarks "
+            f"{s.stage_ms.get('landmarks', 0.0):.0f} ms | model+decoder {latency:.1f} ms | {model}"
+        )
 
     def closeEvent(self, event: object) -> None:
-        self.preview.stop()
+        self.bridge.close()
         super().closeEvent(event)  # type: ignore[arg-type]
 
 
@@ -155,7 +255,7 @@ def run_app(argv: list[str] | None = None) -> int:
     app = QApplication.instance() or QApplication(args)
     window = MainWindow()
     window.show()
-    files = [a for a in args[1:] if Path(a).is_file()]
+    files = [a for a in args[1:] if Path(a).exists()]
     if files:
-        window.open_video(files[0])
+        window.open_source(files[0])
     return int(app.exec())

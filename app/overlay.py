@@ -7,7 +7,6 @@ import numpy.typing as npt
 from PySide6.QtCore import QPointF, Qt
 from PySide6.QtGui import QColor, QImage, QPainter, QPen
 
-from engine.extractor import FrameLandmarks
 from engine.landmarks import GROUP_INDEX, LEFT_HAND, POSE, RIGHT_HAND
 
 __all__ = ["draw_landmarks", "rgb_to_qimage"]
@@ -34,8 +33,14 @@ def rgb_to_qimage(frame: npt.NDArray[np.uint8]) -> QImage:
     return QImage(frame.data, w, h, 3 * w, QImage.Format.Format_RGB888).copy()
 
 
-def draw_landmarks(image: QImage, lm: FrameLandmarks, mirror: bool = False) -> None:
-    """Paint pose and hand skeletons onto ``image`` (in place)."""
+def draw_landmarks(
+    image: QImage,
+    points: npt.NDArray[np.float32],
+    present: npt.NDArray[np.bool_],
+    mirror: bool = False,
+) -> None:
+    """Paint pose and hand skeletons onto ``image`` (in place); ``points`` (P, 4), ``present`` (4,)
+    in the layout of :mod:`engine.landmarks`."""
     w, h = image.width(), image.height()
 
     def xy(p: npt.NDArray[np.float32]) -> QPointF:
@@ -45,9 +50,9 @@ def draw_landmarks(image: QImage, lm: FrameLandmarks, mirror: bool = False) -> N
     painter = QPainter(image)
     painter.setRenderHint(QPainter.RenderHint.Antialiasing)
     for group, edges in ((POSE, POSE_EDGES), (LEFT_HAND, HAND_EDGES), (RIGHT_HAND, HAND_EDGES)):
-        if not lm.present[GROUP_INDEX[group.name]]:
+        if not present[GROUP_INDEX[group.name]]:
             continue
-        pts = lm.points[group.slice]
+        pts = points[group.slice]
         colour = COLOURS[group.name]
         painter.setPen(QPen(colour, 2))
         for a, b in edges:

@@ -20,11 +20,13 @@ import numpy.typing as npt
 
 __all__ = [
     "STAGES",
+    "EndEvent",
     "ErrorEvent",
     "Event",
     "FrameEvent",
     "GlossEvent",
     "GlossEventKind",
+    "ModelEvent",
     "StatsEvent",
 ]
 
@@ -103,4 +105,20 @@ class ErrorEvent:
     error: str = ""  # the exception type name, when an exception caused it
 
 
-Event = FrameEvent | GlossEvent | StatsEvent | ErrorEvent
+@dataclass(frozen=True)
+class ModelEvent:
+    """The engine now runs another model (after a live swap)."""
+
+    path: str  # the ONNX file
+    name: str  # its display name
+    provider: str  # the execution provider it really runs on
+
+
+@dataclass(frozen=True)
+class EndEvent:
+    """The source ended (or was stopped, or failed): no more events of this stream."""
+
+    reason: str  # "end" | "stopped" | "error"
+
+
+Event = FrameEvent | GlossEvent | StatsEvent | ErrorEvent | ModelEvent | EndEvent

@@ -28,7 +28,15 @@ import numpy as np
 from engine.capture import DEFAULT_QUEUE_SIZE, CaptureThread
 from engine.decoder import DecoderConfig, GlossDecoder
 from engine.errors import ExtractorError, SignStreamError, SourceError
-from engine.events import ErrorEvent, Event, FrameEvent, GlossEvent, StatsEvent
+from engine.events import (
+    EndEvent,
+    ErrorEvent,
+    Event,
+    FrameEvent,
+    GlossEvent,
+    ModelEvent,
+    StatsEvent,
+)
 from engine.extractor import (
     ExtractorConfig,
     FrameLandmarks,
@@ -56,7 +64,7 @@ _END = object()  # end of the event stream
 class PipelineConfig:
     """How the engine runs; the model and LM are given by path."""
 
-    model: str  # ONNX model (self-describing: glosses, features, window, hop)
+    model: str | None  # ONNX model (self-describing); None: landmarks only, no recognition
     lm: str | None = None  # KenLM gloss LM (ARPA or binary); None: greedy decoding
     device: str = "auto"  # auto (CUDA when it works, else CPU) | cuda | cpu
     threads: int = 1  # ONNX Runtime intra-op threads: MediaPipe needs the other cores
@@ -106,6 +114,15 @@ class Recognizer:
 
     def close(self) -> None:
         self.decoder.close()
+
+    def reset(self) -> None:
+        """Ready for a new stream (the LM context is kept: the same person signs on)."""
+        self.stitcher.reset()
+        self.streaming.reset(keep_context=True)
+        self.resampler.reset()
+        self.window.clear()
+        self.frames = 0
+        self.next_start = 0
 
     def _window_sequence(self) -> LandmarkSequence:
         t = np.array([f[0] for f in self.window], np.float64)
@@ -177,7 +194,9 @@ class Pipeline:
     ) -> None:
         self.config = config
         self.on_event = on_event
-        self.recognizer = Recognizer(config.model, config.lm, config)
+        self.recognizer: Recognizer | None = (
+            None if config.model is None else Recognizer(config.model, config.lm, config)
+        )
         self._events: queue.Queue[object] = queue.Queue()
         self._frames_queued = 0
         self._stop = threading.Event()
@@ -190,7 +209,8 @@ class Pipeline:
     # ------------------------------------------------------------------ control
     @property
     def provider(self) -> str:
-        return str(self.recognizer.model.provider)
+        """The execution provider the model really runs on ("" without a model)."""
+        return "" if self.recognizer is None else str(self.recognizer.model.provider)
 
     @property
     def running(self) -> bool:
@@ -200,12 +220,14 @@ class Pipeline:
         """Open ``source`` (a spec like ``webcam:0``, a file, ``dataset:DIR``) and run."""
         self.stop()
         src = source if isinstance(source, Source) else open_source(source, source_config)
+        if self.recognizer is not None:
+            self.recognizer.reset()  # a new stream: nothing of the last one carries over
         self._stop.clear()
         self._events = queue.Queue()
         self._frames_queued = 0
-        self._capture = CaptureThread(
-            src, self.config.queue_size, drop_oldest=self.config.drop_frames
-        ).start()
+        # a file played as fast as it decodes has no clock to keep up with: never drop there
+        drop = self.config.drop_frames and (src.info.live or src.info.realtime)
+        self._capture = CaptureThread(src, self.config.queue_size, drop_oldest=drop).start()
         self._thread = threading.Thread(target=self._run, name="signstream-engine", daemon=True)
         self._thread.start()
 
@@ -235,7 +257,9 @@ class Pipeline:
 
     def update_decoder(self, config: DecoderConfig) -> None:
         """Change alpha, beta, beam width live (thread-safe)."""
-        self.recognizer.decoder.update(config)
+        self.config = replace(self.config, decoder=config)
+        if self.recognizer is not None:
+            self.recognizer.decoder.update(config)
 
     def events(self, timeout: float | None = None) -> Iterator[Event]:
         """Events until the stream ends (only when no ``on_event`` callback was given)."""
@@ -252,7 +276,8 @@ class Pipeline:
 
     def close(self) -> None:
         self.stop()
-        self.recognizer.close()
+        if self.recognizer is not None:
+            self.recognizer.close()
         if self._extractor is not None:
             self._extractor.close()
             self._extractor = None
@@ -274,16 +299,19 @@ class Pipeline:
         if request is None:
             return
         old = self.recognizer
+        context = () if old is None else old.streaming.context
         try:
-            new = Recognizer(request[0], request[1], self.config, context=old.streaming.context)
+            new = Recognizer(request[0], request[1], self.config, context=context)
         except SignStreamError as e:
             self._emit(ErrorEvent(f"model not changed: {e}", fatal=False, error=type(e).__name__))
             return
-        stage: dict[str, float] = {}
-        for event in old.finish(stage):  # commit what the old model was in the middle of
-            self._emit(event)
+        if old is not None:
+            for event in old.finish({}):  # commit what the old model was in the middle of
+                self._emit(event)
+            old.close()
         self.recognizer = new
-        old.close()
+        self.config = replace(self.config, model=request[0], lm=request[1])
+        self._emit(ModelEvent(request[0], new.info.name, str(new.model.provider)))
 
     def _landmarks(self, frame_image: RgbFrame, timestamp: float) -> FrameLandmarks:
         if self._extractor is None:
@@ -297,6 +325,7 @@ class Pipeline:
         sums: dict[str, float] = {}
         counts: dict[str, int] = {}
         processed = 0
+        reason = "end"
         try:
             if not capture.source.info.landmarks and self._extractor is None:
                 # MediaPipe's graph takes a while to build: before the first frame, not in it
@@ -334,8 +363,9 @@ class Pipeline:
                             image=frame.image_rgb if self.config.frame_images else None,
                         )
                     )
-                for event in self.recognizer.push(lm, stage_ms):
-                    self._emit(event)
+                if self.recognizer is not None:
+                    for event in self.recognizer.push(lm, stage_ms):
+                        self._emit(event)
                 processed += 1
                 for k, v in stage_ms.items():
                     sums[k] = sums.get(k, 0.0) + v
@@ -345,18 +375,28 @@ class Pipeline:
                     self._emit(self._stats(capture, processed / (now - last_stats), sums, counts))
                     processed, sums, counts, last_stats = 0, {}, {}, now
             if not self._stop.is_set():  # the source ended: decode the rest
-                for event in self.recognizer.finish(stage_ms):
-                    self._emit(event)
+                self._finish(stage_ms)
+            else:
+                reason = "stopped"
         except SourceError as e:
-            for event in self.recognizer.finish(stage_ms):
-                self._emit(event)
+            reason = "error"
+            self._finish(stage_ms)
             self._emit(ErrorEvent(str(e), fatal=True, error=type(e).__name__))
         except Exception as e:  # never die silently: the user gets the reason
+            reason = "error"
             self._emit(ErrorEvent(f"engine stopped: {type(e).__name__}: {e}", fatal=True,
                                   error=type(e).__name__))  # fmt: skip
         finally:
             capture.stop()
+            if self.on_event is not None:
+                self.on_event(EndEvent(reason))
             self._events.put(_END)
+
+    def _finish(self, stage_ms: dict[str, float]) -> None:
+        if self.recognizer is not None:
+            for event in self.recognizer.finish(stage_ms):
+                self._emit(event)
+            self.recognizer.reset()
 
     def _stats(
         self,

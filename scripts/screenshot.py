@@ -33,7 +33,7 @@ def main() -> int:
     window.show()
 
     def shoot() -> None:
-        if window.frames_shown >= args.frames or not window.preview.running:
+        if window.frames_shown >= args.frames or not window.bridge.running:
             window.grab().save(str(args.out))
             print(f"{args.out}: after {window.frames_shown} frames; status: {window.status.text()}")
             window.close()
@@ -42,7 +42,7 @@ def main() -> int:
     timer = QTimer()
     timer.timeout.connect(shoot)
     timer.start(50)
-    window.open_video(args.video)
+    window.open_source(args.video)
     return int(app.exec())
 
 

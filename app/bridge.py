@@ -1,0 +1,106 @@
+"""The one adapter between the engine and Qt: engine events in, queued Qt signals out.
+
+The engine calls :meth:`EngineBridge._on_event` in its worker thread; the bridge, a QObject
+living in the GUI thread, re-emits each event as a signal, which Qt queues to the GUI thread.
+The GUI thread never waits on the engine (FACTS.md: no direct lambda connections to worker
+signals, no blocking waits).
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+from PySide6.QtCore import QObject, Signal
+
+from engine.decoder import DecoderConfig
+from engine.events import (
+    EndEvent,
+    ErrorEvent,
+    Event,
+    FrameEvent,
+    GlossEvent,
+    ModelEvent,
+    StatsEvent,
+)
+from engine.model import ModelInfo
+from engine.pipeline import Pipeline, PipelineConfig
+from engine.sources import SourceConfig
+
+__all__ = ["EngineBridge"]
+
+
+class EngineBridge(QObject):
+    frame = Signal(object)  # FrameEvent (with the image)
+    gloss = Signal(object)  # GlossEvent
+    stats = Signal(object)  # StatsEvent
+    error = Signal(str, bool)  # message, fatal
+    finished = Signal()  # the source ended or was stopped
+    model_changed = Signal(object)  # ModelInfo, or None for landmarks only
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._pipeline = Pipeline(PipelineConfig(model=None, frame_images=True), self._on_event)
+        self.model_info: ModelInfo | None = None
+
+    @property
+    def running(self) -> bool:
+        return self._pipeline.running
+
+    @property
+    def provider(self) -> str:
+        return self._pipeline.provider
+
+    def load_model(self, model: str | Path, lm: str | Path | None) -> None:
+        """Use ``model`` from now on. Raises (with a message) if it cannot be loaded while
+        nothing runs; while a source runs the swap happens in the engine, and a failure comes
+        back as an ``error`` signal with the old model still in use."""
+        if self._pipeline.running:
+            self._pipeline.swap_model(str(model), None if lm is None else str(lm))
+            return
+        config = replace(
+            self._pipeline.config, model=str(model), lm=None if lm is None else str(lm)
+        )
+        new = Pipeline(config, self._on_event)  # raises ModelLoadError & co.
+        self._pipeline.close()
+        self._pipeline = new
+        self._announce_model()
+
+    def _announce_model(self) -> None:
+        rec = self._pipeline.recognizer
+        self.model_info = None if rec is None else rec.info
+        self.model_changed.emit(self.model_info)
+
+    def set_decoder(self, config: DecoderConfig) -> None:
+        self._pipeline.update_decoder(config)
+
+    @property
+    def decoder_config(self) -> DecoderConfig:
+        return self._pipeline.config.decoder
+
+    def start(self, source: str, realtime: bool = True) -> None:
+        """Start ``source``; a source that cannot be opened raises SourceError."""
+        self._pipeline.start(source, SourceConfig(realtime=realtime))
+
+    def stop(self) -> None:
+        self._pipeline.stop()
+
+    def close(self) -> None:
+        self._pipeline.close()
+
+    # ------------------------------------------------------------------ engine thread
+    def _on_event(self, event: Event) -> None:
+        if isinstance(event, FrameEvent):
+            self.frame.emit(event)
+        elif isinstance(event, GlossEvent):
+            self.gloss.emit(event)
+        elif isinstance(event, StatsEvent):
+            self.stats.emit(event)
+        elif isinstance(event, ErrorEvent):
+            self.error.emit(event.message, event.fatal)
+        elif isinstance(event, ModelEvent):
+            rec = self._pipeline.recognizer
+            self.model_info = None if rec is None else rec.info
+            self.model_changed.emit(self.model_info)
+        elif isinstance(event, EndEvent):
+            self.finished.emit()
