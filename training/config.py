@@ -49,6 +49,7 @@ class DataConfig:
     test_sentences: int = 500  # fixed test sentences (from the test signers only)
     dev_fraction: float = 0.1  # of each train signer's samples, held back for dev
     mirror_probability: float = 0.0  # chance a training sentence is mirrored
+    augment: bool = False  # other people and cameras: training.augment.AugmentConfig()
     seed: int = 0  # sentences, splits and rendering derive from it
 
 

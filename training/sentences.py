@@ -22,6 +22,7 @@ from engine.dataset import Dataset, SampleInfo
 from engine.features import FeatureSpec, compute_features
 from engine.landmarks import LandmarkSequence
 from engine.vocabulary import Vocabulary
+from training.augment import AugmentConfig, augment
 from training.config import DataConfig
 from training.grammar import Grammar, load_grammar
 from training.splits import split_by_signer
@@ -146,7 +147,17 @@ class SentenceData:
     def train_epoch(self, epoch: int) -> list[Example]:
         """New training sentences for ``epoch`` (a pure function of seed and epoch)."""
         seed = self.config.seed * 100_003 + epoch
-        return self._render("train", self.config.train_sentences, seed, self.synthesis)
+        pool = self.pools["train"]
+        sentences = self._sentences(
+            pool, self.config.train_sentences, np.random.default_rng([seed, 1])
+        )
+        seqs = synthesize(pool, sentences, self.synthesis, seed=seed)
+        if self.config.augment:
+            cfg = AugmentConfig()
+            seqs = (
+                augment(s, cfg, np.random.default_rng([seed, 2, i])) for i, s in enumerate(seqs)
+            )
+        return [features_of(s, self.spec, self.vocab) for s in seqs]
 
     def fixed(self, split: str) -> list[Example]:
         """The dev or test sentences (the same every time)."""
