@@ -208,6 +208,7 @@ def run_recipe(
             quantize_int8(onnx_path, int8_path, "dynamic")
         int8_metrics = _evaluate(int8_path, lm, work / "eval" / f"{name}.int8.json")
         rows[name] = {
+            "train_minutes": sum(h["seconds"] for h in ck.history) / 60,
             "family": ck.spec.family,
             "parameters": ck.model().num_parameters(),
             "epochs": ck.epoch,
