@@ -75,8 +75,9 @@ class EngineBridge(QObject):
         self._pipeline.update_decoder(config)
 
     @property
-    def decoder_config(self) -> DecoderConfig:
-        return self._pipeline.config.decoder
+    def decoder_config(self) -> DecoderConfig | None:
+        rec = self._pipeline.recognizer
+        return None if rec is None else rec.decoder.config
 
     def start(self, source: str, realtime: bool = True) -> None:
         """Start ``source``; a source that cannot be opened raises SourceError."""

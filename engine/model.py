@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -132,6 +133,17 @@ def _session_options(threads: int) -> ort.SessionOptions:
     return opts
 
 
+def _gpu_present() -> bool:
+    """Whether an NVIDIA driver is visible. onnxruntime-gpu lists CUDA as available on every
+    machine and logs a loud error each time it then fails to load it without a GPU: asking for
+    it only where a driver exists keeps CPU-only laptops quiet (``device="cuda"`` still tries)."""
+    if sys.platform.startswith("linux"):
+        return Path("/proc/driver/nvidia/version").exists() or any(
+            Path("/dev").glob("nvidia[0-9]*")
+        )
+    return True  # Windows: no cheap check; a failed CUDA start falls back to the CPU
+
+
 def read_model_info(path: str | os.PathLike[str]) -> ModelInfo:
     """The metadata of a model file (builds a CPU session, cheap for our model sizes)."""
     p = Path(path)
@@ -158,7 +170,8 @@ class OnnxModel:
         if not self.path.is_file():
             raise ModelLoadError(f"{self.path}: no such model file")
         providers = [CPU]
-        if device in ("auto", "cuda") and CUDA in ort.get_available_providers():
+        wants_cuda = device == "cuda" or (device == "auto" and _gpu_present())
+        if wants_cuda and CUDA in ort.get_available_providers():
             providers = [CUDA, CPU]
         elif device == "cuda":
             raise ModelLoadError("CUDA was asked for, but this onnxruntime has no CUDA provider")

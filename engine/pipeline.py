@@ -68,7 +68,7 @@ class PipelineConfig:
     lm: str | None = None  # KenLM gloss LM (ARPA or binary); None: greedy decoding
     device: str = "auto"  # auto (CUDA when it works, else CPU) | cuda | cpu
     threads: int = 1  # ONNX Runtime intra-op threads: MediaPipe needs the other cores
-    decoder: DecoderConfig = field(default_factory=DecoderConfig)
+    decoder: DecoderConfig | None = None  # None: the model's tuned LM weight, else defaults
     streaming: StreamingConfig | None = None  # None: defaults at the model's frame rate
     extractor: ExtractorConfig = field(default_factory=ExtractorConfig)
     queue_size: int = DEFAULT_QUEUE_SIZE  # capture queue (frames)
@@ -100,7 +100,15 @@ class Recognizer:
         self.model = OnnxModel(model_path, config.device, config.threads)
         self.info = self.model.info
         self.warmup_ms = self.model.warmup()
-        self.decoder = GlossDecoder(self.info.vocabulary, lm_path, config.decoder)
+        decoder = config.decoder
+        if decoder is None:  # the LM weight the training recipe found best on held-out signers
+            alpha = self.info.heldout.get("lm_alpha")
+            decoder = (
+                DecoderConfig()
+                if not isinstance(alpha, int | float)
+                else DecoderConfig(alpha=float(alpha))
+            )
+        self.decoder = GlossDecoder(self.info.vocabulary, lm_path, decoder)
         streaming = config.streaming or StreamingConfig(fps=self.info.fps)
         if abs(streaming.fps - self.info.fps) > 1e-9:
             streaming = replace(streaming, fps=self.info.fps)
@@ -256,7 +264,7 @@ class Pipeline:
             self._do_swap()
 
     def update_decoder(self, config: DecoderConfig) -> None:
-        """Change alpha, beta, beam width live (thread-safe)."""
+        """Change alpha, beta, beam width live (thread-safe); kept across model swaps."""
         self.config = replace(self.config, decoder=config)
         if self.recognizer is not None:
             self.recognizer.decoder.update(config)

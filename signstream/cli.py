@@ -76,9 +76,10 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
     model = Path(args.model) if args.model else DEFAULT_MODEL
     lm = None if args.no_lm else (args.lm or _sibling_lm(model))
-    decoder = DecoderConfig()
     changes = {"alpha": args.alpha, "beta": args.beta, "beam_width": args.beam_width}
-    decoder = dataclasses.replace(decoder, **{k: v for k, v in changes.items() if v is not None})
+    given = {k: v for k, v in changes.items() if v is not None}
+    # nothing given: the model's own tuned LM weight (engine.pipeline); else these settings
+    decoder = dataclasses.replace(DecoderConfig(), **given) if given else None
     config = PipelineConfig(
         model=str(model), lm=lm, device=args.device, decoder=decoder, frame_events=False
     )

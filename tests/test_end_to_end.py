@@ -16,7 +16,7 @@ import pytest
 from engine.dataset import Dataset
 from engine.events import GlossEvent
 from engine.model import read_model_info
-from engine.pipeline import PipelineConfig, run_source
+from engine.pipeline import Pipeline, PipelineConfig
 from engine.sources import replay_sequences
 from tests.conftest import REPO
 from training.grammar import load_grammar
@@ -64,12 +64,14 @@ def test_shipped_model_on_real_held_out_signer(held_out: Dataset) -> None:
     config = SynthesisConfig(idle_before=1.0, idle_after=1.0, idle_between=0.0)
     sentences = list(synthesize(pool, wanted, config, seed=11))
     lm = MODEL.with_suffix(".arpa")
-    pipeline = PipelineConfig(model=str(MODEL), lm=str(lm) if lm.exists() else None)
+    pipeline = Pipeline(PipelineConfig(model=str(MODEL), lm=str(lm) if lm.exists() else None))
     hyps = []
     for seq in sentences:  # one stream per sentence: its committed glosses are the hypothesis
-        events = run_source(pipeline, replay_sequences([seq]), fast=True)
-        commits = [e for e in events if isinstance(e, GlossEvent) and e.is_commit]
+        pipeline.start(replay_sequences([seq], realtime=False))
+        commits = [e for e in pipeline.events() if isinstance(e, GlossEvent) and e.is_commit]
         hyps.append([g for c in commits for g in c.glosses])
+    pipeline.close()
     wer = corpus_wer(zip([list(s.glosses) for s in sentences], hyps, strict=True)).wer
     reported = info.heldout["wer_beam_lm"]
+    print(f"streaming WER {wer:.3f} on {len(sentences)} sentences; offline {reported:.3f}")
     assert wer <= reported + STREAMING_MARGIN, f"streaming WER {wer:.3f} vs offline {reported:.3f}"

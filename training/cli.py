@@ -86,7 +86,9 @@ def _add_eval_export_lm(tsub: Any) -> None:
     p = tsub.add_parser("export", help="checkpoint -> self-describing ONNX (+ INT8)")
     p.add_argument("checkpoint", type=Path)
     p.add_argument("--out", type=Path, required=True, help="the .onnx to write")
-    p.add_argument("--window", type=int, default=64, help="frames per inference window")
+    p.add_argument(
+        "--window", type=int, default=None, help="frames per window (default: the model's context)"
+    )
     p.add_argument("--hop", type=int, default=16, help="frames between windows")
     p.add_argument("--name", default=None, help="display name (default: file name)")
     p.add_argument("--heldout", type=Path, default=None, help="evaluate JSON to embed")

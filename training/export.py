@@ -37,6 +37,7 @@ from training.trainer import Checkpoint
 __all__ = ["ExportResult", "export_onnx", "quantize_int8"]
 
 OPSET = 18
+MIN_WINDOW = 64  # frames (2 s at 30 fps): windows of bidirectional models, and the least of all
 PARITY_ATOL = 1e-4  # max |log-prob| difference between torch and onnxruntime
 PARITY_LENGTHS = (37, 96)  # two time lengths: the time axis must really be dynamic
 
@@ -116,14 +117,23 @@ def _parity(module: nn.Module, path: Path, dim: int) -> float:
 def export_onnx(
     ck: Checkpoint,
     out: str | os.PathLike[str],
-    window: int = 64,
+    window: int | None = None,
     hop: int = 16,
     name: str | None = None,
     heldout: dict[str, Any] | None = None,
 ) -> ExportResult:
-    """Write ``ck``'s model as ONNX at ``out`` (atomically, after the parity check)."""
+    """Write ``ck``'s model as ONNX at ``out`` (atomically, after the parity check).
+
+    ``window`` defaults to the smallest that gives a streaming model every frame's full context
+    (receptive field + lookahead + hop; at least ``MIN_WINDOW``): a shorter window would cut the
+    past context of the frames the engine keeps, and stitched outputs would differ from
+    running the model on the whole stream.
+    """
     out = Path(out)
     model = ck.model().eval()
+    if window is None:
+        context = (model.receptive_field or 0) + (model.lookahead or 0) + hop
+        window = max(MIN_WINDOW, context) if model.lookahead is not None else MIN_WINDOW
     module = _LogProbs(model).eval()
     dim = ck.spec.in_dim
     example = torch.zeros(2, window, dim)
