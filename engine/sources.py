@@ -45,7 +45,7 @@ from engine.extractor import FrameLandmarks, RgbFrame
 from engine.features import DEFAULT_ASPECT
 from engine.landmarks import LandmarkSequence
 from engine.posefile import read_sequence
-from engine.video import DEFAULT_FPS, MAX_FPS, VideoReader, _to_rgb
+from engine.video import DEFAULT_FPS, MAX_FPS, VideoReader, to_rgb
 
 __all__ = [
     "POSE_SUFFIXES",
@@ -423,7 +423,7 @@ class WebcamSource(Source):
             now = time.monotonic()
             if ok and bgr is not None and np.asarray(bgr).size > 0:
                 self._last_ok = now
-                return _to_rgb(bgr), now
+                return to_rgb(bgr), now
             silent = now - self._last_ok
             if silent >= self._timeout:
                 if not self._started:

@@ -37,7 +37,14 @@ from engine.extractor import (
 )
 from engine.landmarks import LandmarkSequence
 
-__all__ = ["DEFAULT_FPS", "VideoInfo", "VideoReader", "extract_video", "read_video_info"]
+__all__ = [
+    "DEFAULT_FPS",
+    "VideoInfo",
+    "VideoReader",
+    "extract_video",
+    "read_video_info",
+    "to_rgb",
+]
 
 DEFAULT_FPS = 30.0  # assumed where a container states no usable frame rate
 MAX_FPS = 1000.0  # a container claiming more is broken
@@ -137,7 +144,7 @@ class VideoReader:
                 t = 0.0 if self.frames_read == 0 else last + step
             last = t
             self.frames_read += 1
-            yield _to_rgb(bgr), t
+            yield to_rgb(bgr), t
 
     def __iter__(self) -> Iterator[tuple[RgbFrame, float]]:
         return self.frames()
@@ -168,7 +175,7 @@ class VideoReader:
         self.close()
 
 
-def _to_rgb(bgr: Any) -> RgbFrame:
+def to_rgb(bgr: Any) -> RgbFrame:
     """OpenCV's 8-bit BGR (grey or BGRA from odd codecs) as ``(H, W, 3) uint8`` RGB."""
     image = np.asarray(bgr, np.uint8)
     if image.ndim == 2:
