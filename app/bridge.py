@@ -25,7 +25,7 @@ from engine.events import (
 )
 from engine.model import ModelInfo
 from engine.pipeline import Pipeline, PipelineConfig
-from engine.sources import SourceConfig
+from engine.sources import Source, SourceConfig
 
 __all__ = ["EngineBridge"]
 
@@ -79,9 +79,22 @@ class EngineBridge(QObject):
         rec = self._pipeline.recognizer
         return None if rec is None else rec.decoder.config
 
-    def start(self, source: str, realtime: bool = True) -> None:
-        """Start ``source``; a source that cannot be opened raises SourceError."""
-        self._pipeline.start(source, SourceConfig(realtime=realtime))
+    @property
+    def has_lm(self) -> bool:
+        """Whether the current model runs with a language model loaded."""
+        rec = self._pipeline.recognizer
+        return rec is not None and rec.decoder.has_lm
+
+    def start(
+        self,
+        source: str | Source,
+        realtime: bool = True,
+        resolution: tuple[int, int] | None = None,
+    ) -> None:
+        """Start ``source`` (a spec, or an opened Source); one that cannot be opened raises
+        SourceError. ``resolution``: the camera frame size to ask for."""
+        width, height = resolution if resolution is not None else (None, None)
+        self._pipeline.start(source, SourceConfig(realtime=realtime, width=width, height=height))
 
     def stop(self) -> None:
         self._pipeline.stop()

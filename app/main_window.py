@@ -1,53 +1,88 @@
 """The main window: live video with landmark overlay, the transcript, menus, status bar.
 
 Everything the engine does reaches the window through :class:`~app.bridge.EngineBridge`
-signals (queued to the GUI thread); the window only draws the newest frame it gets.
+signals (queued to the GUI thread); the window only draws the newest frame it gets. Settings
+(:mod:`app.settings`) are saved as soon as they change, so a crash does not lose them.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 from pathlib import Path
+from typing import Any, Literal
 
-from PySide6.QtCore import Qt, Slot
+from PySide6.QtCore import QByteArray, QSettings, Qt, Slot
 from PySide6.QtGui import QAction, QActionGroup, QKeySequence, QPixmap
 from PySide6.QtWidgets import (
     QApplication,
     QFileDialog,
+    QHBoxLayout,
     QLabel,
+    QListWidget,
     QMainWindow,
+    QMenu,
     QMessageBox,
+    QPushButton,
     QSplitter,
+    QVBoxLayout,
+    QWidget,
 )
 
 from app.bridge import EngineBridge
+from app.cameras import RESOLUTIONS, Camera, list_cameras
+from app.catalog import (
+    MODELS_DIR,
+    ModelEntry,
+    checkpoint_for,
+    find_models,
+    lm_beside,
+    sample_counts,
+    user_data_dir,
+)
 from app.overlay import draw_landmarks, rgb_to_qimage
+from app.record_dialog import RecordDialog
+from app.recording import RecordingStore
+from app.settings import (
+    default_qsettings,
+    load_settings,
+    remember_model,
+    save_settings,
+)
 from app.transcript import Transcript, to_srt, to_text
+from engine import __version__
 from engine.atomic import atomic_write_text
+from engine.decoder import DecoderConfig
 from engine.errors import SignStreamError
 from engine.events import FrameEvent, GlossEvent, StatsEvent
-from engine.model import ModelInfo, read_model_info
+from engine.model import ModelInfo
 
-__all__ = ["MainWindow", "run_app"]
+__all__ = ["DEFAULT_MODEL", "MainWindow", "lm_beside", "run_app"]
 
-MODELS_DIR = Path(__file__).resolve().parents[1] / "models"
 DEFAULT_MODEL = MODELS_DIR / "asl-coffee-student.onnx"
 SOURCE_FILTER = "Videos and recordings (*.mp4 *.avi *.mov *.mkv *.webm *.gif *.pose);;All files (*)"
-
-
-def lm_beside(model: Path) -> Path | None:
-    """The LM shipped next to a model (same name, .klm or .arpa), if any."""
-    for suffix in (".klm", ".arpa"):
-        if model.with_suffix(suffix).is_file():
-            return model.with_suffix(suffix)
-    return None
+ALPHAS = (0.0, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0)  # LM weights offered besides the model's own
+BEAM_WIDTHS = (1, 5, 10, 20, 50)
 
 
 class MainWindow(QMainWindow):
-    def __init__(self, model: Path | None = DEFAULT_MODEL) -> None:
+    """``model``: the model to start with; ``"remembered"`` the one of the last run (else the
+    shipped default); None none. ``settings``: where settings live (tests pass a temporary
+    file). ``data_dir``: the user data folder (recordings, taught models)."""
+
+    def __init__(
+        self,
+        model: Path | Literal["remembered"] | None = "remembered",
+        settings: QSettings | None = None,
+        data_dir: Path | None = None,
+    ) -> None:
         super().__init__()
         self.setWindowTitle("SignStream")
         self.resize(1100, 640)
+        self.store = settings if settings is not None else default_qsettings()
+        self.prefs = load_settings(self.store)
+        self.data_dir = data_dir if data_dir is not None else user_data_dir()
+        self.user_models_dir = self.data_dir / "models"
         self.bridge = EngineBridge()
         self.bridge.frame.connect(self.on_frame)
         self.bridge.gloss.connect(self.on_gloss)
@@ -57,32 +92,79 @@ class MainWindow(QMainWindow):
         self.bridge.model_changed.connect(self.on_model_changed)
         self.error_box: QMessageBox | None = None
         self.frames_shown = 0
+        self.model_entries: list[ModelEntry] = []
+        self.cameras: list[Camera] = []
+        self.record_dialog: RecordDialog | None = None
         self._last_stats: StatsEvent | None = None
 
-        self.video = QLabel("File > Open video… or Source > Camera to start")
+        self.video = QLabel("File > Open video… or Source > a camera to start")
         self.video.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.video.setMinimumSize(320, 240)
         self.video.setStyleSheet("background: #111; color: #ccc;")
         self.transcript = Transcript()
         split = QSplitter()
         split.addWidget(self.video)
-        split.addWidget(self.transcript)
+        split.addWidget(self._transcript_panel())
         split.setStretchFactor(0, 3)
         split.setStretchFactor(1, 2)
         self.setCentralWidget(split)
         self.status = QLabel()
         self.statusBar().addPermanentWidget(self.status)
         self._build_menus()
+        self.transcript.set_large(self.prefs.large_text)
+        if self.prefs.geometry:
+            self.restoreGeometry(QByteArray(self.prefs.geometry))
+        if model == "remembered":
+            remembered = Path(self.prefs.model) if self.prefs.model else None
+            model = remembered if remembered is not None and remembered.is_file() else None
+            model = model or (DEFAULT_MODEL if DEFAULT_MODEL.is_file() else None)
         if model is not None and Path(model).is_file():
             self.load_model(Path(model))
         self._show_status()
 
-    # ------------------------------------------------------------------ menus
-    def _action(self, menu, text: str, slot, shortcut=None, checkable=False, checked=False):  # type: ignore[no-untyped-def]
+    # ------------------------------------------------------------------ settings
+    def update_prefs(self, **changes: Any) -> None:
+        self.prefs = dataclasses.replace(self.prefs, **changes)
+        save_settings(self.store, self.prefs)
+
+    # ------------------------------------------------------------------ layout, menus
+    def _transcript_panel(self) -> QWidget:
+        panel = QWidget()
+        buttons = QHBoxLayout()
+        for text, slot in (
+            ("Clear", self.transcript.clear_all),
+            ("Copy", self.copy_transcript),
+            ("Save…", self.save_transcript),
+        ):
+            button = QPushButton(text)
+            button.clicked.connect(slot)
+            buttons.addWidget(button)
+        self.large_button = QPushButton("Large text")
+        self.large_button.setCheckable(True)
+        self.large_button.setChecked(self.prefs.large_text)
+        self.large_button.toggled.connect(self.set_large_text)
+        buttons.addWidget(self.large_button)
+        layout = QVBoxLayout(panel)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addLayout(buttons)
+        layout.addWidget(self.transcript)
+        return panel
+
+    def _action(
+        self, menu: QMenu, text: str, slot: Any, shortcut: Any = None, checkable: bool = False,
+        checked: bool = False,
+    ) -> QAction:  # fmt: skip
         action = QAction(text, self, checkable=checkable, checked=checked)
         if shortcut is not None:
             action.setShortcut(shortcut)
         action.triggered.connect(slot)
+        menu.addAction(action)
+        return action
+
+    def _disabled(self, menu: QMenu, text: str, tip: str = "") -> QAction:
+        action = QAction(text, self)
+        action.setEnabled(False)
+        action.setToolTip(tip)
         menu.addAction(action)
         return action
 
@@ -99,61 +181,103 @@ class MainWindow(QMainWindow):
         f.addSeparator()
         self._action(f, "&Quit", self.close, QKeySequence.StandardKey.Quit)
 
-        src = bar.addMenu("&Source")
-        self._action(src, "Camera &0", lambda: self.open_source("webcam:0"))
-        self._action(src, "Camera &1", lambda: self.open_source("webcam:1"))
+        self.source_menu = bar.addMenu("&Source")
+        self.resolution_menu = QMenu("&Resolution", self)
+        group = QActionGroup(self)
+        for size in RESOLUTIONS:
+            label = "Camera's default" if size is None else f"{size[0]} × {size[1]}"
+            action = self._action(
+                self.resolution_menu, label, lambda _=False, s=size: self.set_resolution(s),
+                checkable=True, checked=size == self.prefs.resolution,
+            )  # fmt: skip
+            group.addAction(action)
+        self.fill_source_menu()
 
         self.model_menu = bar.addMenu("&Model")
-        self._fill_model_menu()
+        self.fill_model_menu()
+
+        self.decoder_menu = bar.addMenu("&Decoder")
+        self._build_decoder_menu()
 
         view = bar.addMenu("&View")
         self.overlay_action = self._action(
-            view, "Landmark &overlay", lambda: None, checkable=True, checked=True
-        )
+            view, "Landmark &overlay", lambda on: self.update_prefs(overlay=on),
+            checkable=True, checked=self.prefs.overlay,
+        )  # fmt: skip
         self.mirror_action = self._action(
-            view, "&Mirror like a mirror", lambda: None, checkable=True, checked=True
-        )
-        self._action(view, "&Large text", self.transcript.set_large, checkable=True)
+            view, "&Mirror like a mirror", lambda on: self.update_prefs(mirror=on),
+            checkable=True, checked=self.prefs.mirror,
+        )  # fmt: skip
+        self.large_action = self._action(
+            view, "&Large text", self.set_large_text, checkable=True,
+            checked=self.prefs.large_text,
+        )  # fmt: skip
 
-    def _fill_model_menu(self) -> None:
+        help_menu = bar.addMenu("&Help")
+        self._action(help_menu, "&Vocabulary of this model…", self.show_vocabulary)
+        self._action(help_menu, "&About SignStream", self.show_about)
+
+    # ------------------------------------------------------------------ source menu
+    def fill_source_menu(self) -> None:
+        menu = self.source_menu
+        menu.clear()
+        self.cameras = list_cameras()
+        for camera in self.cameras:
+            self._action(
+                menu, camera.name, lambda _=False, c=camera: self.open_camera(c.spec),
+                checkable=False,
+            )  # fmt: skip
+        if not self.cameras:
+            self._disabled(
+                menu, "No camera found", "Plug a camera in, then Source > Rescan cameras"
+            )
+        menu.addSeparator()
+        menu.addMenu(self.resolution_menu)
+        self._action(menu, "Re&scan cameras", self.fill_source_menu)
+
+    def set_resolution(self, size: tuple[int, int] | None) -> None:
+        self.update_prefs(resolution=size)
+        if self.prefs.camera and self.bridge.running and self._playing_camera:
+            self.open_camera(self.prefs.camera)  # reopen at the new size
+
+    _playing_camera = False
+
+    def open_camera(self, spec: str) -> None:
+        self.update_prefs(camera=spec)
+        self.open_source(spec, resolution=self.prefs.resolution)
+
+    # ------------------------------------------------------------------ model menu
+    def fill_model_menu(self) -> None:
         menu = self.model_menu
         menu.clear()
         group = QActionGroup(self)
-        for path in sorted(MODELS_DIR.glob("*.onnx")):
-            try:
-                info = read_model_info(path)
-            except SignStreamError:
-                continue  # not a SignStream model: not offered
-            wer = info.heldout.get("wer_beam_lm")
-            label = f"{info.name}: {len(info.vocabulary)} glosses" + (
-                f", held-out WER {100 * wer:.1f}%" if isinstance(wer, float) else ""
-            )
-            action = self._action(
-                menu, label, lambda _=False, p=path: self.load_model(p), checkable=True
-            )
-            action.setData(str(path))
-            group.addAction(action)
-        if not group.actions():
-            none = QAction("No models installed (models/*.onnx)", self)
-            none.setEnabled(False)
-            menu.addAction(none)
+        self.model_entries, skipped = find_models(
+            [(MODELS_DIR, False), (self.user_models_dir, True)]
+        )
+        current = self.bridge.model_info.path if self.bridge.model_info is not None else None
+        for section, user in (("Shipped models", False), ("Your models", True)):
+            entries = [e for e in self.model_entries if e.user == user]
+            if not entries:
+                continue
+            menu.addSection(section)
+            for entry in entries:
+                action = self._action(
+                    menu, entry.label, lambda _=False, p=entry.path: self.load_model(p),
+                    checkable=True, checked=str(entry.path) == current,
+                )  # fmt: skip
+                action.setData(str(entry.path))
+                action.setToolTip(str(entry.path))
+                group.addAction(action)
+        if not self.model_entries:
+            self._disabled(menu, "No models installed (models/*.onnx)", "\n".join(skipped))
         menu.addSeparator()
         self._action(menu, "Open ONNX model…", self.choose_model)
-
-    # ------------------------------------------------------------------ actions
-    @Slot()
-    def choose_source(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Open video or recording", "", SOURCE_FILTER)
-        if path:
-            self.open_source(path)
-
-    def open_source(self, source: str | Path, realtime: bool = True) -> None:
-        try:
-            self.bridge.start(str(source), realtime=realtime)
-        except SignStreamError as e:
-            self.on_error(str(e), True)
-            return
-        self.statusBar().showMessage(f"Playing {source}")
+        recent = menu.addMenu("Recent models")
+        for path in self.prefs.recent_models:
+            self._action(recent, path, lambda _=False, p=path: self.load_model(Path(p)))
+        recent.setEnabled(bool(self.prefs.recent_models))
+        menu.addSeparator()
+        self._action(menu, "Record and teach…", self.open_record_dialog)
 
     @Slot()
     def choose_model(self) -> None:
@@ -162,10 +286,180 @@ class MainWindow(QMainWindow):
             self.load_model(Path(path))
 
     def load_model(self, path: Path) -> None:
+        """Use ``path`` from now on; one that fails keeps the current model (with a message)."""
+        lm = lm_beside(path) if self.prefs.lm_enabled else None
         try:
-            self.bridge.load_model(path, lm_beside(path))
+            self.bridge.load_model(path, lm)
         except SignStreamError as e:
             self.on_error(f"{e}\n\nThe previous model stays in use.", False)
+
+    # ------------------------------------------------------------------ decoder menu
+    def _build_decoder_menu(self) -> None:
+        menu = self.decoder_menu
+        self.lm_action = self._action(
+            menu, "Use the &language model", self.set_lm_enabled, checkable=True,
+            checked=self.prefs.lm_enabled,
+        )  # fmt: skip
+        alpha_menu = menu.addMenu("LM &weight (alpha)")
+        self.alpha_group = QActionGroup(self)
+        self.alpha_model_action = self._action(
+            alpha_menu, "The model's tuned weight", lambda: self.set_alpha(None), checkable=True,
+            checked=self.prefs.alpha is None,
+        )  # fmt: skip
+        self.alpha_group.addAction(self.alpha_model_action)
+        for a in ALPHAS:
+            action = self._action(
+                alpha_menu, f"{a:g}", lambda _=False, v=a: self.set_alpha(v), checkable=True,
+                checked=self.prefs.alpha == a,
+            )  # fmt: skip
+            self.alpha_group.addAction(action)
+        beam_menu = menu.addMenu("&Beam width")
+        group = QActionGroup(self)
+        for w in BEAM_WIDTHS:
+            action = self._action(
+                beam_menu, str(w), lambda _=False, v=w: self.set_beam_width(v), checkable=True,
+                checked=self.prefs.beam_width == w,
+            )  # fmt: skip
+            group.addAction(action)
+
+    def decoder_config(self, info: ModelInfo | None) -> DecoderConfig:
+        """The decoder settings chosen in the menu, for ``info``'s model."""
+        alpha = self.prefs.alpha
+        if alpha is None:
+            tuned = info.heldout.get("lm_alpha") if info is not None else None
+            alpha = float(tuned) if isinstance(tuned, int | float) else DecoderConfig().alpha
+        # "auto" is beam search where an LM is loaded, greedy where none is
+        return DecoderConfig(
+            method="auto" if self.prefs.lm_enabled else "greedy",
+            alpha=alpha,
+            beam_width=self.prefs.beam_width,
+        )
+
+    def apply_decoder(self) -> None:
+        """Hand the menu's decoder settings to the engine (live: no reload)."""
+        if self.bridge.model_info is not None:
+            self.bridge.set_decoder(self.decoder_config(self.bridge.model_info))
+        self._show_status()
+
+    def set_lm_enabled(self, on: bool) -> None:
+        self.update_prefs(lm_enabled=bool(on))
+        info = self.bridge.model_info
+        if on and info is not None and not self.bridge.has_lm and lm_beside(Path(info.path)):
+            self.load_model(Path(info.path))  # the LM was not loaded: load it now
+        self.apply_decoder()
+
+    def set_alpha(self, alpha: float | None) -> None:
+        self.update_prefs(alpha=alpha)
+        self.apply_decoder()
+
+    def set_beam_width(self, width: int) -> None:
+        self.update_prefs(beam_width=width)
+        self.apply_decoder()
+
+    # ------------------------------------------------------------------ view, help
+    @Slot(bool)
+    def set_large_text(self, on: bool) -> None:
+        self.transcript.set_large(on)
+        for widget in (self.large_action, self.large_button):
+            if widget.isChecked() != on:
+                widget.setChecked(on)
+        if self.prefs.large_text != on:
+            self.update_prefs(large_text=bool(on))
+
+    def vocabulary_lines(self) -> tuple[list[str], str]:
+        """One line per gloss of the current model (with sample counts where known)."""
+        info = self.bridge.model_info
+        if info is None:
+            return [], "No model is loaded."
+        counts, where = sample_counts(info)
+        lines = [
+            f"{g}  ({counts[g]} samples)" if g in counts else g for g in info.vocabulary.glosses
+        ]
+        note = f"{info.name}: {len(info.vocabulary)} glosses. Sample counts: " + (
+            where if counts else f"not available ({where})."
+        )
+        return lines, note
+
+    @Slot()
+    def show_vocabulary(self) -> None:
+        from PySide6.QtWidgets import QDialog
+
+        lines, note = self.vocabulary_lines()
+        dialog = QDialog(self)
+        dialog.setWindowTitle("Vocabulary")
+        layout = QVBoxLayout(dialog)
+        label = QLabel(note)
+        label.setWordWrap(True)
+        layout.addWidget(label)
+        listing = QListWidget()
+        listing.addItems(lines)
+        layout.addWidget(listing)
+        dialog.resize(360, 480)
+        dialog.open()
+        self.vocabulary_dialog = dialog
+
+    @Slot()
+    def show_about(self) -> None:
+        QMessageBox.about(
+            self, "About SignStream",
+            f"SignStream {__version__}\n\nReal-time sign language recognition: MediaPipe "
+            "landmarks, a small CTC model in ONNX Runtime, beam search with a gloss language "
+            f"model.\n\nYour recordings and models: {self.data_dir}",
+        )  # fmt: skip
+
+    # ------------------------------------------------------------------ record and teach
+    @Slot()
+    def open_record_dialog(self) -> None:
+        if self.record_dialog is None:
+            info = self.bridge.model_info
+            vocab = info.vocabulary.glosses if info is not None else ()
+            self.record_dialog = RecordDialog(
+                RecordingStore(self.data_dir / "recordings"), self.user_models_dir, vocab, self
+            )
+            self.bridge.frame.connect(self.record_dialog.recorder.on_frame)
+            self.bridge.finished.connect(self.record_dialog.recorder.on_source_ended)
+            self.record_dialog.model_trained.connect(self.on_model_trained)
+        self._update_record_dialog()
+        self.record_dialog.show()
+        self.record_dialog.raise_()
+
+    def _update_record_dialog(self) -> None:
+        if self.record_dialog is None:
+            return
+        info = self.bridge.model_info
+        path = Path(info.path) if info is not None else None
+        self.record_dialog.set_model(path, checkpoint_for(path) if path else None)
+        self.record_dialog.source_running = self.bridge.running
+
+    @Slot(str)
+    def on_model_trained(self, path: str) -> None:
+        self.fill_model_menu()
+        self.statusBar().showMessage(f"New model {Path(path).name}: choose it in the Model menu")
+
+    # ------------------------------------------------------------------ sources
+    @Slot()
+    def choose_source(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Open video or recording", "", SOURCE_FILTER)
+        if path:
+            self.open_source(path)
+
+    def open_source(
+        self,
+        source: Any,
+        realtime: bool = True,
+        resolution: tuple[int, int] | None = None,
+    ) -> None:
+        """Play ``source`` (a spec, path or opened Source); failures become a message."""
+        try:
+            self.bridge.start(source if not isinstance(source, Path) else str(source),
+                              realtime=realtime, resolution=resolution)  # fmt: skip
+        except SignStreamError as e:
+            self.on_error(str(e), True)
+            return
+        self._playing_camera = isinstance(source, str) and source.startswith("webcam")
+        if self.record_dialog is not None:
+            self.record_dialog.source_running = True
+        self.statusBar().showMessage(f"Playing {source}")
 
     @Slot()
     def save_transcript(self) -> None:
@@ -178,7 +472,11 @@ class MainWindow(QMainWindow):
     def write_transcript(self, path: Path) -> None:
         entries = self.transcript.entries
         text = to_srt(entries) if path.suffix.lower() == ".srt" else to_text(entries)
-        atomic_write_text(path, text)
+        try:
+            atomic_write_text(path, text)
+        except OSError as e:
+            self.on_error(f"Cannot save the transcript to {path}: {e}", False)
+            return
         self.statusBar().showMessage(f"Saved {len(entries)} lines to {path}", 5000)
 
     @Slot()
@@ -213,27 +511,39 @@ class MainWindow(QMainWindow):
 
     @Slot(str, bool)
     def on_error(self, message: str, fatal: bool) -> None:
-        self.statusBar().showMessage(message)
+        if fatal and self._playing_camera:
+            message += "\n\nPlug the camera back in and choose it in the Source menu."
+        self.statusBar().showMessage(message.splitlines()[0])
         # open(), not exec(): the message must not block the event loop (frames keep coming)
         self.error_box = QMessageBox(QMessageBox.Icon.Warning, "SignStream", message, parent=self)
         self.error_box.open()
 
     @Slot()
     def on_finished(self) -> None:
+        if self.record_dialog is not None:
+            self.record_dialog.source_running = False
         self.statusBar().showMessage("Stopped", 5000)
 
     @Slot(object)
     def on_model_changed(self, info: ModelInfo | None) -> None:
-        for action in self.model_menu.actions():
-            if action.isCheckable():
-                action.setChecked(info is not None and action.data() == info.path)
+        if info is not None:
+            self.update_prefs(**dataclasses.asdict(remember_model(self.prefs, info.path)))
+            self.fill_model_menu()
+            self.lm_action.setEnabled(lm_beside(Path(info.path)) is not None)
+            self.lm_action.setToolTip(
+                "" if self.lm_action.isEnabled() else "This model has no LM (.arpa) beside it"
+            )
+            self.bridge.set_decoder(self.decoder_config(info))
+        self._update_record_dialog()
         self._show_status()
 
     def _show_status(self) -> None:
         info = self.bridge.model_info
-        model = (
-            "no model (landmarks only)" if info is None else f"{info.name} ({self.bridge.provider})"
-        )
+        if info is None:
+            model = "no model (landmarks only)"
+        else:
+            decoding = "beam + LM" if self.bridge.has_lm and self.prefs.lm_enabled else "greedy"
+            model = f"{info.name} ({self.bridge.provider}, {decoding})"
         s = self._last_stats
         if s is None:
             self.status.setText(model)
@@ -244,15 +554,20 @@ class MainWindow(QMainWindow):
             f"{s.stage_ms.get('landmarks', 0.0):.0f} ms | model+decoder {latency:.1f} ms | {model}"
         )
 
-    def closeEvent(self, event: object) -> None:
+    def closeEvent(self, event: Any) -> None:
+        self.update_prefs(geometry=bytes(self.saveGeometry().data()))
+        if self.record_dialog is not None:
+            self.record_dialog.teacher.cancel()
         self.bridge.close()
-        super().closeEvent(event)  # type: ignore[arg-type]
+        super().closeEvent(event)
 
 
 def run_app(argv: list[str] | None = None) -> int:
     """Open the window (and a video given on the command line); returns the exit code."""
     args = sys.argv if argv is None else argv
     app = QApplication.instance() or QApplication(args)
+    app.setOrganizationName("SignStream")
+    app.setApplicationName("SignStream")
     window = MainWindow()
     window.show()
     files = [a for a in args[1:] if Path(a).exists()]

@@ -51,6 +51,7 @@ class Transcript(QTextBrowser):
         super().__init__()
         self.entries: list[TranscriptEntry] = []
         self.partial = ""
+        self.partial_start = 0.0  # seconds: where the partial hypothesis starts
         self._large = False
         self.setPlaceholderText("Recognised glosses appear here.")
         self._apply_font()
@@ -63,16 +64,21 @@ class Transcript(QTextBrowser):
                 )
             self.partial = ""
         else:
-            self.partial = event.text
+            self.partial, self.partial_start = event.text, event.start
         self._render()
 
     def clear_all(self) -> None:
         self.entries, self.partial = [], ""
         self._render()
 
+    @property
+    def large(self) -> bool:
+        return self._large
+
     def set_large(self, large: bool) -> None:
-        self._large = large
+        self._large = bool(large)
         self._apply_font()
+        self._render()  # the HTML carries no sizes: re-rendered, it takes the new font
 
     def _apply_font(self) -> None:
         font = QFont(self.font())
@@ -85,7 +91,10 @@ class Transcript(QTextBrowser):
             for e in self.entries
         ]
         if self.partial:
-            lines.append(f'<div style="color:#999"><i>{html.escape(self.partial)} …</i></div>')
+            lines.append(
+                f'<div style="color:#aaa"><span>{_clock(self.partial_start)}</span> '
+                f"<i>{html.escape(self.partial)} …</i></div>"
+            )
         self.setHtml("".join(lines))
         bar = self.verticalScrollBar()
         bar.setValue(bar.maximum())

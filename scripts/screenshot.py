@@ -1,8 +1,12 @@
 """Screenshot of the running app playing a real video: what a user sees.
 
-    .venv/bin/python scripts/screenshot.py VIDEO OUT.png [--frames N]
+    .venv/bin/python scripts/screenshot.py [VIDEO] OUT.png [--frames N]
+    xvfb-run -a -s "-screen 0 1280x800x24" .venv/bin/python scripts/screenshot.py OUT.png
 
-Runs offscreen (no display needed); under Xvfb it works the same with QT_QPA_PLATFORM=xcb.
+With a display (Xvfb, or a desktop) the real window is shown and grabbed through the X server
+(QT_QPA_PLATFORM=xcb); without one it renders offscreen. VIDEO defaults to a real signing video
+of the shared data. The app starts with its defaults (the shipped model, mirror and overlay
+on): a temporary settings file keeps the user's own settings out of the picture and untouched.
 """
 
 from __future__ import annotations
@@ -10,40 +14,61 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import tempfile
 from pathlib import Path
 
-os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+# a display present (xvfb-run sets DISPLAY): show a real X11 window; else offscreen
+os.environ.setdefault("QT_QPA_PLATFORM", "xcb" if os.environ.get("DISPLAY") else "offscreen")
+DATA = Path(os.environ.get("SIGNSTREAM_DATA", REPO.parent / "shared" / "data"))
+DEFAULT_VIDEO = DATA / "videos" / "FOOTBALL.mp4"
 
-from PySide6.QtCore import QTimer
-from PySide6.QtWidgets import QApplication
+from PySide6.QtCore import QSettings, QTimer  # noqa: E402
+from PySide6.QtWidgets import QApplication  # noqa: E402
 
-from app.main_window import MainWindow
+from app.main_window import MainWindow  # noqa: E402
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("video", type=Path)
-    parser.add_argument("out", type=Path)
-    parser.add_argument("--frames", type=int, default=30, help="frames to play before the shot")
+    parser.add_argument("paths", nargs="+", type=Path, help="[VIDEO] OUT.png")
+    parser.add_argument("--frames", type=int, default=45, help="frames to play before the shot")
+    parser.add_argument("--timeout", type=float, default=60.0, help="seconds before giving up")
     args = parser.parse_args()
+    if len(args.paths) > 2:
+        parser.error("give at most VIDEO and OUT.png")
+    video, out = args.paths if len(args.paths) == 2 else [DEFAULT_VIDEO, args.paths[0]]
+    if not video.is_file():
+        parser.error(f"{video}: no such video (give one, or set SIGNSTREAM_DATA)")
     app = QApplication(sys.argv[:1])
-    window = MainWindow()
+    tmp = tempfile.TemporaryDirectory()
+    settings = QSettings(str(Path(tmp.name) / "settings.ini"), QSettings.Format.IniFormat)
+    window = MainWindow(settings=settings, data_dir=Path(tmp.name) / "user")
     window.resize(1100, 640)
     window.show()
+    result = {"code": 1}
 
     def shoot() -> None:
         if window.frames_shown >= args.frames or not window.bridge.running:
-            window.grab().save(str(args.out))
-            print(f"{args.out}: after {window.frames_shown} frames; status: {window.status.text()}")
+            ok = window.grab().save(str(out))
+            result["code"] = 0 if ok and window.frames_shown > 0 else 1
+            print(
+                f"{out}: {'written' if ok else 'NOT written'} on {app.platformName()} after "
+                f"{window.frames_shown} frames; status: {window.status.text()}; transcript: "
+                f"{' | '.join(e.text for e in window.transcript.entries) or '(empty)'}"
+            )
             window.close()
             app.quit()
 
     timer = QTimer()
     timer.timeout.connect(shoot)
     timer.start(50)
-    window.open_source(args.video)
-    return int(app.exec())
+    QTimer.singleShot(int(1000 * args.timeout), app.quit)
+    window.open_source(video)
+    app.exec()
+    tmp.cleanup()
+    return result["code"]
 
 
 if __name__ == "__main__":

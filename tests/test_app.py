@@ -11,6 +11,8 @@ import pytest
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
+from PySide6.QtCore import QSettings
+
 from app.main_window import MainWindow
 from app.transcript import TranscriptEntry, to_srt
 from engine.dataset import Dataset
@@ -28,8 +30,14 @@ def write_video(path: Path, frames: int = 12) -> Path:
 
 
 @pytest.fixture
-def window(qtbot):  # type: ignore[no-untyped-def]
-    w = MainWindow(model=None)
+def settings(tmp_path: Path) -> QSettings:
+    """A settings file of the test's own: the user's real settings are never touched."""
+    return QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
+
+
+@pytest.fixture
+def window(qtbot, settings: QSettings, tmp_path: Path):  # type: ignore[no-untyped-def]
+    w = MainWindow(model=None, settings=settings, data_dir=tmp_path / "userdata")
     qtbot.addWidget(w)
     w.show()
     yield w
@@ -103,3 +111,164 @@ def test_real_signing_video_shows_landmarks(window, qtbot, shared_data: Path) ->
     present = np.array(seen)
     assert present[:, 0].mean() > 0.95
     assert present[:, 1:3].any(axis=1).mean() > 0.9  # a hand in nearly every frame
+
+
+# ---------------------------------------------------------------------- menus and settings
+def _menu_action(menu, data: str):  # type: ignore[no-untyped-def]
+    return next(a for a in menu.actions() if a.data() == data)
+
+
+def test_model_menu_lists_user_models_with_their_metadata_and_loads_one(
+    window, qtbot, tiny_onnx: Path
+) -> None:  # type: ignore[no-untyped-def]
+    user_model = window.user_models_dir / "mine.onnx"
+    user_model.parent.mkdir(parents=True)
+    user_model.write_bytes(tiny_onnx.read_bytes())
+    (window.user_models_dir / "junk.onnx").write_bytes(b"not a model")
+    window.fill_model_menu()
+    action = _menu_action(window.model_menu, str(user_model))
+    assert "3 glosses" in action.text() and " MB" in action.text()
+    assert "not evaluated" in action.text()  # the tiny model carries no held-out WER
+    action.trigger()
+    assert window.bridge.model_info is not None and window.bridge.model_info.path == str(user_model)
+    assert "tiny" in window.status.text() or "mine" in window.status.text()
+    assert _menu_action(window.model_menu, str(user_model)).isChecked()
+    recent = next(a.menu() for a in window.model_menu.actions() if a.text() == "Recent models")
+    assert [a.text() for a in recent.actions()] == [str(user_model)]
+    lines, _ = window.vocabulary_lines()
+    assert lines[0].startswith("coffee") and "samples" in lines[0]  # counted in its dataset
+
+
+def test_decoder_menu_applies_live(window, tiny_onnx: Path, tiny_lm: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    model = tmp_path / "lm" / "tiny.onnx"
+    model.parent.mkdir()
+    model.write_bytes(tiny_onnx.read_bytes())
+    (model.with_suffix(".arpa")).write_bytes(tiny_lm.read_bytes())
+    window.load_model(model)
+    assert window.bridge.has_lm and "beam + LM" in window.status.text()
+    window.set_beam_width(5)
+    window.set_alpha(1.5)
+    config = window.bridge.decoder_config
+    assert config is not None and (config.beam_width, config.alpha) == (5, 1.5)
+    window.lm_action.trigger()  # off
+    assert window.bridge.decoder_config.method == "greedy" and "greedy" in window.status.text()
+
+
+def test_settings_round_trip(qtbot, settings: QSettings, tmp_path: Path, tiny_onnx: Path) -> None:  # type: ignore[no-untyped-def]
+    first = MainWindow(model=tiny_onnx, settings=settings, data_dir=tmp_path / "u")
+    qtbot.addWidget(first)
+    first.mirror_action.trigger()
+    first.overlay_action.trigger()
+    first.set_large_text(True)
+    first.set_beam_width(20)
+    first.set_alpha(0.75)
+    first.set_resolution((1280, 720))
+    first.update_prefs(camera="webcam:/dev/video3")
+    first.show()
+    first.resize(700, 500)  # within the offscreen screen (800 wide): not clamped
+    size = first.size()
+    first.close()
+    again = QSettings(settings.fileName(), QSettings.Format.IniFormat)
+    second = MainWindow(settings=again, data_dir=tmp_path / "u")  # "remembered" model
+    qtbot.addWidget(second)
+    try:
+        p = second.prefs
+        assert (p.mirror, p.overlay, p.large_text) == (False, False, True)
+        assert (p.beam_width, p.alpha, p.resolution) == (20, 0.75, (1280, 720))
+        assert p.camera == "webcam:/dev/video3" and p.recent_models[0] == str(tiny_onnx)
+        assert not second.mirror_action.isChecked() and second.transcript.large
+        assert second.bridge.model_info is not None
+        assert second.bridge.model_info.path == str(tiny_onnx)
+        assert second.bridge.decoder_config.beam_width == 20
+        assert p.geometry and second.size() == size
+    finally:
+        second.bridge.close()
+
+
+class _UnpluggedCamera:
+    """A camera that delivers a few frames, then nothing (pulled out of its socket)."""
+
+    def __init__(self, frames: int) -> None:
+        self.left = frames
+
+    def isOpened(self) -> bool:
+        return True
+
+    def read(self):  # type: ignore[no-untyped-def]
+        self.left -= 1
+        if self.left < 0:
+            return False, None
+        return True, np.full((48, 64, 3), 90, np.uint8)
+
+    def get(self, prop: int) -> float:
+        return 30.0
+
+    def set(self, prop: int, value: float) -> bool:
+        return True
+
+    def release(self) -> None:
+        pass
+
+
+def test_camera_unplugged_mid_session_gives_a_message_and_the_app_keeps_working(
+    window, qtbot, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    from engine.sources import SourceConfig, WebcamSource
+
+    camera = WebcamSource(
+        0, SourceConfig(camera_timeout_s=0.3), capture=_UnpluggedCamera(8), spec="webcam:0"
+    )
+    window.open_source(camera)
+    qtbot.waitUntil(lambda: window.error_box is not None, timeout=10_000)
+    assert "stopped delivering frames" in window.error_box.text()
+    assert window.frames_shown >= 1
+    window.error_box.close()
+    with qtbot.waitSignal(window.bridge.finished, timeout=30_000):
+        window.open_source(write_video(tmp_path / "after.mp4", frames=4), realtime=False)
+
+
+def test_no_camera_is_said_in_the_source_menu(window) -> None:  # type: ignore[no-untyped-def]
+    texts = [a.text() for a in window.source_menu.actions()]
+    if not window.cameras:
+        assert "No camera found" in texts
+    else:
+        assert all(c.name in texts for c in window.cameras)
+
+
+def test_transcript_shows_partial_with_its_time_lighter(window) -> None:  # type: ignore[no-untyped-def]
+    from engine.events import GlossEvent
+
+    window.transcript.add(GlossEvent("commit", ("hello",), (0.9,), 1.0, 1.5))
+    window.transcript.add(GlossEvent("partial", ("tea",), (0.5,), 62.0, 62.5))
+    html = window.transcript.toHtml()
+    assert "00:01" in html and "01:02" in html and "tea" in html
+    window.set_large_text(True)
+    assert window.large_action.isChecked() and window.large_button.isChecked()
+    assert window.transcript.font().pointSize() == 32
+
+
+# ---------------------------------------------------------------------- recording
+def test_recording_writes_samples_the_dataset_loader_reads_back(
+    window, qtbot, tiny_data: Path
+) -> None:  # type: ignore[no-untyped-def]
+    window.open_record_dialog()
+    dialog = window.record_dialog
+    dialog.gloss.setEditText("milk")
+    dialog.takes.setValue(2)
+    dialog.seconds.setValue(0.5)
+    dialog.countdown_s.setValue(0)
+    window.open_source(f"dataset:{tiny_data / 'ds'}", realtime=True)
+    with qtbot.waitSignal(dialog.recorder.done, timeout=20_000):
+        dialog.record()
+    window.bridge.stop()
+    assert dialog.list.count() == 2
+    ds = Dataset(window.data_dir / "recordings")  # a fresh reader: what is on disk
+    assert [s.glosses for s in ds] == [("milk",), ("milk",)]
+    assert all(s.num_frames >= 10 and s.points.shape[1:] == (75, 4) for s in ds)
+    assert ds[0].signer.startswith("user")
+    # review: delete the first take
+    dialog.list.item(0).setSelected(True)
+    dialog.delete_selected()
+    assert len(Dataset(window.data_dir / "recordings")) == 1 and dialog.list.count() == 1
+    assert not dialog.train_button.isEnabled()  # no model, so no checkpoint
+    assert "Load a model" in dialog.train_button.toolTip()
