@@ -42,8 +42,8 @@ def model_speed(path: Path) -> dict[str, Any]:
             continue
         for threads in (1, 2):
             m = OnnxModel(variant, device="cpu", threads=threads)
-            x = np.random.default_rng(0).normal(size=(m.info.window, m.info.feature_spec.dim))
-            x = x.astype(np.float32)
+            shape = (m.info.window, m.info.feature_spec.dim)
+            x = np.random.default_rng(0).normal(size=shape).astype(np.float32)
             for _ in range(20):
                 m(x)
             times = []
@@ -60,7 +60,9 @@ def decoder_speed(model: OnnxModel, lm: str | None, seqs: list[Any]) -> dict[str
     info = model.info
     posts = [model(compute_features(s, info.feature_spec).values) for s in seqs]
     out: dict[str, Any] = {}
-    configs = [("greedy", None, DecoderConfig(method="greedy"))]
+    configs: list[tuple[str, str | None, DecoderConfig]] = [
+        ("greedy", None, DecoderConfig(method="greedy"))
+    ]
     if lm:
         configs += [
             (f"beam{w}+lm", lm, DecoderConfig(method="beam", beam_width=w)) for w in (1, 10, 25, 50)

@@ -8,15 +8,17 @@ the held-out WER the model carries from docs/RESULTS.md's recipe.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from engine.dataset import Dataset
-from engine.events import GlossEvent
+from engine.events import ErrorEvent, FrameEvent, GlossEvent
+from engine.landmarks import LandmarkSequence
 from engine.model import read_model_info
-from engine.pipeline import Pipeline, PipelineConfig
+from engine.pipeline import Pipeline, PipelineConfig, run_source
 from engine.sources import replay_sequences
 from tests.conftest import REPO
 from training.grammar import load_grammar
@@ -75,3 +77,48 @@ def test_shipped_model_on_real_held_out_signer(held_out: Dataset) -> None:
     reported = info.heldout["wer_beam_lm"]
     print(f"streaming WER {wer:.3f} on {len(sentences)} sentences; offline {reported:.3f}")
     assert wer <= reported + STREAMING_MARGIN, f"streaming WER {wer:.3f} vs offline {reported:.3f}"
+
+
+# committed glosses per minute of the held-out signer's real idle samples that the shipped model
+# may produce (bench/streaming.py measured ~12/min: asl-coffee's idle class holds raised hands
+# and other movements the model mistakes for signs; a regression bound, not the goal of zero)
+IDLE_SIGNER_MAX_PER_MIN = 16.0
+
+
+def test_idle_input_commits_nothing_or_little(held_out: Dataset) -> None:
+    """Nobody in the picture, a person with the hands out of view: nothing at all. The
+    held-out signer's real idle samples (one minute, joined smoothly): under the bound."""
+    info = read_model_info(MODEL)
+    idx = [i.index for i in held_out.infos if i.gloss == "-"]
+    pool = SamplePool(collect_samples(held_out, idx))
+    idle = next(iter(synthesize(pool, [()], SynthesisConfig(idle_seconds=(60.0, 60.0)), seed=5)))
+    hidden = replace(idle, present=idle.present.copy(), points=idle.points.copy())
+    hidden.present[:, 1:3] = False
+    hidden.points[:, 33:75] = 0.0
+    empty = LandmarkSequence.empty_like(idle.num_frames, fps=info.fps)
+    lm = MODEL.with_suffix(".arpa")
+    config = PipelineConfig(model=str(MODEL), lm=str(lm) if lm.exists() else None)
+    rates = {}
+    for name, seq in (("empty", empty), ("hidden", hidden), ("signer", idle)):
+        events = run_source(config, replay_sequences([seq]), fast=True)
+        commits = [e for e in events if isinstance(e, GlossEvent) and e.is_commit]
+        glosses = [g for e in commits for g in e.glosses]
+        rates[name] = len(glosses) / (seq.num_frames / info.fps / 60)
+    print(f"idle false glosses per minute: {rates}")
+    assert rates["empty"] == 0 and rates["hidden"] == 0
+    assert rates["signer"] <= IDLE_SIGNER_MAX_PER_MIN
+
+
+def test_real_video_through_mediapipe_and_the_shipped_model(shared_data: Path) -> None:
+    """A real video file (a person signing FOOTBALL, not in the vocabulary) through MediaPipe,
+    the shipped model and LM: every frame processed, no error, only known glosses."""
+    lm = MODEL.with_suffix(".arpa")
+    config = PipelineConfig(model=str(MODEL), lm=str(lm) if lm.exists() else None)
+    events = list(run_source(config, str(shared_data / "videos" / "FOOTBALL.mp4"), fast=True))
+    frames = [e for e in events if isinstance(e, FrameEvent)]
+    assert len(frames) >= 60  # the container says 64; OpenCV decodes 62 of them
+    assert np.mean([f.present[1] or f.present[2] for f in frames]) > 0.9  # hands found
+    assert not [e for e in events if isinstance(e, ErrorEvent)]
+    commits = [e for e in events if isinstance(e, GlossEvent) and e.is_commit]
+    vocab = set(read_model_info(MODEL).vocabulary.glosses)
+    assert all(set(c.glosses) <= vocab for c in commits)

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from engine.dataset import Dataset
-from engine.errors import LMVocabularyMismatch, ModelLoadError, SourceError
+from engine.errors import LanguageModelError, LMVocabularyMismatch, ModelLoadError, SourceError
 from engine.events import ErrorEvent, FrameEvent, GlossEvent
 from engine.landmarks import LandmarkSequence
 from engine.pipeline import Pipeline, PipelineConfig, run_source
@@ -130,3 +130,66 @@ def test_real_video_through_mediapipe(tiny_onnx: Path, shared_data: Path) -> Non
     assert np.mean([f.present[0] for f in frames]) > 0.95  # a person in every frame
     assert np.mean([f.present[1] or f.present[2] for f in frames]) > 0.8  # hands
     assert not [e for e in events if isinstance(e, ErrorEvent)]
+
+
+def test_wrong_shaped_model_is_refused_saying_why(tiny_onnx: Path, tmp_path: Path) -> None:
+    """A SignStream-labelled ONNX whose input does not take its own features (a model exported
+    for another feature spec, say) is refused at load, naming the file and the shape."""
+    import onnx
+    from onnx import TensorProto, helper
+
+    from engine.model import INPUT_NAME, OUTPUT_NAME
+
+    real = onnx.load(str(tiny_onnx))
+    graph = helper.make_graph(
+        [helper.make_node("Identity", [INPUT_NAME], [OUTPUT_NAME])],
+        "wrong",
+        [helper.make_tensor_value_info(INPUT_NAME, TensorProto.FLOAT, ["batch", "time", 7])],
+        [helper.make_tensor_value_info(OUTPUT_NAME, TensorProto.FLOAT, ["batch", "time", 7])],
+    )
+    wrong = helper.make_model(graph, opset_imports=real.opset_import)
+    wrong.ir_version = real.ir_version
+    helper.set_model_props(wrong, {p.key: p.value for p in real.metadata_props})
+    path = tmp_path / "wrong-shape.onnx"
+    onnx.save(wrong, str(path))
+    with pytest.raises(ModelLoadError, match=r"wrong-shape\.onnx: input shape"):
+        Pipeline(PipelineConfig(model=str(path)))
+
+
+def test_missing_lm_is_refused_saying_why(tiny_onnx: Path, tmp_path: Path) -> None:
+    with pytest.raises(LanguageModelError, match=r"language model not found: .*nowhere\.arpa"):
+        Pipeline(PipelineConfig(model=str(tiny_onnx), lm=str(tmp_path / "nowhere.arpa")))
+
+
+def test_camera_that_disappears_ends_the_stream_with_an_error(tiny_onnx: Path) -> None:
+    """The camera stops delivering mid-stream: one fatal error event naming it, the glosses so
+    far are committed, the engine thread ends and the camera is released."""
+    from engine.sources import WebcamSource
+    from tests.test_sources import FakeCamera
+
+    fake = FakeCamera(frames=20, size=(48, 64))
+    source = WebcamSource(0, SourceConfig(camera_timeout_s=0.3), capture=fake)
+    pipeline = Pipeline(PipelineConfig(model=str(tiny_onnx)))
+    pipeline.start(source)
+    events = list(pipeline.events(timeout=10))
+    assert pipeline.wait(2.0)
+    pipeline.close()
+    fatal = [e for e in events if isinstance(e, ErrorEvent) and e.fatal]
+    assert len(fatal) == 1 and "webcam:0: the camera stopped delivering frames" in fatal[0].message
+    # a live camera drops its oldest frames while the engine is busy: the newest one got through
+    frames = [e for e in events if isinstance(e, FrameEvent)]
+    assert frames and frames[-1].frame_index == 19
+    assert fake.released
+
+
+def test_hop_override(tiny_onnx: Path, sentences: list[LandmarkSequence]) -> None:
+    """A shorter hop than the model's gives the same stitched stream (the windows' kept frames
+    have the model's full context either way), so the same commits, just sooner."""
+    out = {}
+    for hop in (8, 2):
+        config = PipelineConfig(model=str(tiny_onnx), hop=hop, frame_events=False)
+        events = run_source(config, replay_sequences(sentences), fast=True)
+        out[hop] = [e.glosses for e in events if isinstance(e, GlossEvent) and e.is_commit]
+    assert out[8] == out[2]
+    with pytest.raises(ValueError, match="hop must be"):
+        Pipeline(PipelineConfig(model=str(tiny_onnx), hop=0))
