@@ -29,6 +29,25 @@ Steps (in this order):
 
 Every step is local in time (a few frames at most), so features of a window cut from a stream
 equal the features of the whole stream on that window, away from its edges.
+
+A second kind of input, ``FeatureSpec(inputs="tracks")``, serves data that has only hand and nose
+positions (RWTH-BOSTON-104's hand tracks) and any landmark data reduced to them. Steps 1-3 are
+the same; then, per frame:
+
+   ========================  ====================================================================
+   block                     what (per frame)
+   ========================  ====================================================================
+   ``present``               1.0/0.0 for the left and the right hand
+   ``left``, ``right``       hand position (the mean of the hand's points) minus the nose, in
+                             units of the sequence's hand-nose scale (below); zeros when absent
+   ``hands``                 right hand minus left hand, same unit; zeros unless both present
+   ``velocity``              per-second change of ``left`` and ``right`` / ``TRACK_VELOCITY_UNIT``
+   ========================  ====================================================================
+
+The nose is pose point 0 (frames without a pose borrow it from the nearest frames with one);
+the scale is the median hand-nose distance over the whole sequence (``track_scale``), a robust
+per-sequence size of the signer in the image. Unlike the body frame above it is not local in
+time: a window's features differ from the stream's by that one factor.
 """
 
 from __future__ import annotations
@@ -56,11 +75,13 @@ from engine.resample import fill_gaps, resample
 
 __all__ = [
     "DEFAULT_ASPECT",
+    "FEATURE_INPUTS",
     "FEATURE_SPEC_VERSION",
     "FeatureSpec",
     "Features",
     "check_spec",
     "compute_features",
+    "track_scale",
 ]
 
 # Version of the computation below; bump it whenever a change alters any feature value, so
@@ -78,6 +99,20 @@ VELOCITY_UNIT = 10.0
 # Pose points used by default: nose, eyes (inner), shoulders, elbows, wrists (MediaPipe Pose ids).
 UPPER_BODY: tuple[int, ...] = (0, 2, 5, 11, 12, 13, 14, 15, 16)
 _L_SHOULDER, _R_SHOULDER, _NOSE = 11, 12, 0
+# What a spec computes from: "landmarks" (the body-frame blocks, the default and the only kind
+# before this field existed) or "tracks" (hand and nose positions only; module docstring).
+LANDMARK_INPUTS, TRACK_INPUTS = "landmarks", "tracks"
+FEATURE_INPUTS: tuple[str, ...] = (LANDMARK_INPUTS, TRACK_INPUTS)
+# Track velocities are divided by this (hand-nose scales per second): near unit scale on
+# RWTH-BOSTON-104, where a moving hand covers one to a few scales a second.
+TRACK_VELOCITY_UNIT = 4.0
+# A hand-nose scale below this (in image heights) is a degenerate track, not a signer.
+MIN_TRACK_SCALE = 1e-3
+# Scale assumed for a sequence with no hand at all (image heights): typical webcam framing.
+FALLBACK_TRACK_SCALE = 0.3
+# Nose assumed where a sequence has no pose at all: top centre of the image (x, y in heights
+# after the aspect scaling, x is multiplied by the aspect).
+FALLBACK_NOSE_Y = 0.25
 _FACE_NOSE = FACE_SUBSET.index(1)
 
 FloatArray = npt.NDArray[np.float32]
@@ -94,10 +129,28 @@ class FeatureSpec:
     face: bool = False  # add the FACE_SUBSET block (needs sequences with face points)
     velocity: bool = True  # add the velocity block
     canonical_hand: bool = False  # mirror left-dominant signing so the right slot dominates
+    # "landmarks" or "tracks" (FEATURE_INPUTS); "tracks" uses no pose_points and no face.
+    # Left out of to_dict() at its default, so specs written before it existed read back equal.
+    inputs: str = LANDMARK_INPUTS
+
+    def __post_init__(self) -> None:
+        if self.inputs not in FEATURE_INPUTS:
+            raise FeatureSpecMismatch(
+                f"feature inputs {self.inputs!r} are not computed by this SignStream "
+                f"(known: {', '.join(FEATURE_INPUTS)})"
+            )
+        if self.inputs == TRACK_INPUTS and self.face:
+            raise FeatureSpecMismatch("track features have no face block: use face=False")
 
     @property
     def names(self) -> list[str]:
         """One name per feature column, in order."""
+        if self.inputs == TRACK_INPUTS:
+            names = ["present.left_hand", "present.right_hand"]
+            names += [f"{side}.{c}" for side in ("left", "right", "hands") for c in "xy"]
+            if self.velocity:
+                names += [f"velocity.{side}.{c}" for side in ("left", "right") for c in "xy"]
+            return names
         groups = ["pose", "left_hand", "right_hand"] + (["face"] if self.face else [])
         names = [f"present.{g}" for g in groups]
         names += [f"pose.{i}.{c}" for i in self.pose_points for c in "xy"]
@@ -118,6 +171,8 @@ class FeatureSpec:
     def to_dict(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)
         d["pose_points"] = list(self.pose_points)
+        if self.inputs == LANDMARK_INPUTS:
+            del d["inputs"]  # the JSON of a landmark spec stays what it was before tracks
         return d
 
     def to_json(self) -> str:
@@ -218,6 +273,9 @@ def compute_features(seq: LandmarkSequence, spec: FeatureSpec) -> Features:
     mirrored = False
     if spec.canonical_hand:
         seq, mirrored = canonical_handedness(seq)
+    if spec.inputs == TRACK_INPUTS:
+        values = _track_features(seq, spec)
+        return Features(values=values, timestamps=seq.timestamps, spec=spec, mirrored=mirrored)
     t = seq.num_frames
     aspect = float(seq.aspect or DEFAULT_ASPECT)
     origin, unit = _body_frame(seq, aspect)
@@ -270,3 +328,51 @@ def compute_features(seq: LandmarkSequence, spec: FeatureSpec) -> Features:
 
     values = np.concatenate(blocks, axis=1).astype(np.float32)
     return Features(values=values, timestamps=seq.timestamps, spec=spec, mirrored=mirrored)
+
+
+# ---------------------------------------------------------------------- hand/nose tracks
+def _tracks(seq: LandmarkSequence) -> tuple[FloatArray, FloatArray, npt.NDArray[np.bool_]]:
+    """Nose ``(T, 2)`` and hand positions ``(T, 2, 2)`` (left, right) in image heights (x times
+    the aspect), and the hands' presence ``(T, 2)``; absent hands are zeros."""
+    aspect = float(seq.aspect or DEFAULT_ASPECT)
+    scale_xy = np.array([aspect, 1.0], np.float32)
+    t = seq.num_frames
+    pose_ok = seq.present[:, GROUP_INDEX["pose"]]
+    nose = (seq.points[:, POSE.start + _NOSE, :2] * scale_xy).astype(np.float32)
+    if pose_ok.any():
+        nose = _fill_missing(nose, pose_ok)
+    else:
+        nose = np.tile(np.array([0.5 * aspect, FALLBACK_NOSE_Y], np.float32), (t, 1))
+    ok = np.stack([seq.present[:, GROUP_INDEX[g.name]] for g in (LEFT_HAND, RIGHT_HAND)], axis=1)
+    hands = np.stack(
+        [seq.points[:, g.slice, :2].mean(axis=1) for g in (LEFT_HAND, RIGHT_HAND)], axis=1
+    )
+    hands = (hands * scale_xy * ok[:, :, None]).astype(np.float32)
+    return nose, hands, ok
+
+
+def track_scale(seq: LandmarkSequence) -> float:
+    """The unit of track features: median distance between a present hand and the nose over
+    the whole sequence, in image heights (``FALLBACK_TRACK_SCALE`` without hands)."""
+    nose, hands, ok = _tracks(seq)
+    dist = np.linalg.norm(hands - nose[:, None, :], axis=2)[ok]
+    if dist.size == 0:
+        return FALLBACK_TRACK_SCALE
+    return max(float(np.median(dist)), MIN_TRACK_SCALE)
+
+
+def _track_features(seq: LandmarkSequence, spec: FeatureSpec) -> FloatArray:
+    """The ``inputs="tracks"`` blocks (module docstring) of a resampled sequence: ``(T, dim)``."""
+    nose, hands, ok = _tracks(seq)
+    inv = 1.0 / track_scale(seq)
+    rel = (hands - nose[:, None, :]) * inv * ok[:, :, None]  # (T, 2, 2)
+    both = (ok[:, 0] & ok[:, 1])[:, None]
+    between = (rel[:, 1] - rel[:, 0]) * both  # (T, 2)
+    blocks = [ok.astype(np.float32), rel.reshape(len(rel), -1), between]
+    if spec.velocity:
+        vel = np.zeros_like(rel)
+        if len(rel) > 1:
+            moving = (ok[1:] & ok[:-1])[:, :, None]
+            vel[1:] = (rel[1:] - rel[:-1]) * moving * (spec.fps / TRACK_VELOCITY_UNIT)
+        blocks.append(vel.reshape(len(vel), -1))
+    return np.asarray(np.concatenate(blocks, axis=1), np.float32)

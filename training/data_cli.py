@@ -44,6 +44,12 @@ def add_data_parser(sub: Any) -> None:
     common(p)
     p.set_defaults(func=_import_npz)
 
+    p = isub.add_parser("boston104", help="RWTH-BOSTON-104 hand/nose tracks (real sentences)")
+    p.add_argument("root", type=Path, help="the folder of hands_condensed.csv")
+    p.add_argument("--split", choices=("train", "test"), default=None, help="default: both")
+    p.add_argument("--dataset", type=Path, required=True, help="dataset folder (created)")
+    p.set_defaults(func=_import_boston104)
+
     p = isub.add_parser("mp-data", help="MP_Data folders: ROOT/<gloss>/<seq>/<frame>.npy")
     p.add_argument("root", type=Path)
     p.add_argument("--layout", default=None, help="flat layout of the frames (default: by size)")
@@ -123,6 +129,12 @@ def _import_npz(args: argparse.Namespace) -> int:
         real_only=args.real_only, **_filters(args),
     )  # fmt: skip
     return _report(args.dataset, items)
+
+
+def _import_boston104(args: argparse.Namespace) -> int:
+    from training.importers.boston104 import import_boston104
+
+    return _report(args.dataset, import_boston104(args.root, split=args.split))
 
 
 def _import_mp_data(args: argparse.Namespace) -> int:

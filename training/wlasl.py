@@ -1,0 +1,355 @@
+"""Isolated-sign accuracy on the REAL WLASL-50 clips, with a leakage-free split.
+
+``signstream train wlasl --out runs/wlasl``. The shared ``wlasl50.npz`` holds 30 clips per
+gloss: ``name = "<gloss>/<i>"``, the first ``k`` (``i < k``, 4-13 per gloss, 423 in all) are
+the real multi-signer clips (``real``), the others are the uploader's augmentations of them.
+
+Which real clip an augmentation comes from is not stored. In the data, augmentation ``i``
+is closest to real clip ``i mod k`` for 68% of them (chance: 12%), so the uploader cycled
+through the real clips; the rest are too distorted to tell. That is not certain enough to
+keep test clips out of training, so by default NO uploader augmentation is used: training sees
+only the real clips outside the test fold, with our own landmark augmentations
+(:mod:`training.augment`). ``uploader_augmentations=True`` adds the augmentations whose
+``i mod k`` parent is a training clip AND whose nearest real clip (mean absolute landmark
+difference) is a training clip too; it is reported separately as the less certain number.
+
+Split: stratified k-fold over the real clips of each gloss (``folds``, seeded); every real
+clip is a test clip exactly once when all folds run, and a gloss with fewer clips than folds
+simply has no test clip in some folds. Top-1 and top-5 are pooled over all test clips.
+
+Model: an encoder of :mod:`training.models` (its ``hidden`` output, ``(B, T, H)``), masked mean
+pooling over time, a linear layer over the glosses; cross-entropy with label smoothing.
+Features: :func:`engine.features.compute_features` on the layout-``170`` landmarks (pose
+points 0 and 11-16 of it feed the pose block).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from engine.atomic import atomic_path, atomic_write_text
+from engine.features import FeatureSpec, compute_features
+from engine.landmarks import LandmarkSequence
+from training.augment import AugmentConfig, augment
+from training.models.base import SequenceModel, build_model
+from training.trainer import _lr_lambda
+
+__all__ = [
+    "WLASL_POSE_POINTS",
+    "PooledClassifier",
+    "WlaslConfig",
+    "WlaslSplit",
+    "load_wlasl",
+    "train_wlasl",
+    "wlasl_folds",
+]
+
+LAYOUT = "170"
+# The pose points layout 170 stores that the pose block can use: nose, shoulders, elbows,
+# wrists (its hips and knees are mostly out of the picture in signing videos).
+WLASL_POSE_POINTS: tuple[int, ...] = (0, 11, 12, 13, 14, 15, 16)
+NOMINAL_FPS = 30.0  # the clips are 30 frames each; their real rate is unknown
+# Other people, other cameras, other speeds; mirror covers left-handed signers.
+WLASL_AUGMENT = AugmentConfig(speed=(0.75, 1.35), fps_probability=0.0, partial_body=0.0)
+RESULTS_FILE = "results.json"
+
+
+@dataclass(frozen=True)
+class WlaslConfig:
+    """One WLASL-50 run (all folds)."""
+
+    data: str = "../shared/data/wlasl50/wlasl50.npz"
+    out: str = "runs/wlasl"
+    family: str = "featurei3d"  # encoder family of training.models
+    preset: str = "tiny"
+    model_overrides: dict[str, Any] = field(
+        default_factory=lambda: {"width": 96, "dilations": [1, 2, 4, 1, 2, 4], "dropout": 0.2}
+    )
+    folds: int = 4  # stratified folds over the real clips
+    run_folds: tuple[int, ...] = ()  # which folds to run (empty: all)
+    epochs: int = 50
+    copies: int = 1  # augmented renderings of each training clip per epoch
+    batch_size: int = 32
+    lr: float = 2e-3
+    weight_decay: float = 0.05
+    warmup_fraction: float = 0.05
+    min_lr_fraction: float = 0.02
+    grad_clip: float = 1.0
+    label_smoothing: float = 0.1
+    augment: bool = True
+    uploader_augmentations: bool = False  # see the module docstring
+    seed: int = 0
+    num_threads: int = 0
+
+    @property
+    def feature_spec(self) -> FeatureSpec:
+        return FeatureSpec(fps=NOMINAL_FPS, pose_points=WLASL_POSE_POINTS)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+@dataclass(frozen=True)
+class WlaslClip:
+    gloss: str
+    index: int  # i of "<gloss>/<i>"
+    real: bool
+    flat: npt.NDArray[np.float32]  # (30, 170)
+
+
+def load_wlasl(path: str | Path) -> list[WlaslClip]:
+    with np.load(path, allow_pickle=False) as z:
+        x, names, real = z["X"].astype(np.float32), z["name"], z["real"].astype(bool)
+    clips = []
+    for i, name in enumerate(names.tolist()):
+        gloss, _, idx = str(name).rpartition("/")
+        clips.append(WlaslClip(gloss, int(idx), bool(real[i]), x[i]))
+    return clips
+
+
+@dataclass(frozen=True)
+class WlaslSplit:
+    train: tuple[int, ...]  # clip indices: real training clips (+ allowed augmentations)
+    test: tuple[int, ...]  # real held-out clips
+    augmentations: int  # uploader augmentations among train
+
+
+def _parent(clips: Sequence[WlaslClip], i: int, reals: dict[str, list[int]]) -> int:
+    """The real clip augmentation ``i`` cycles back to (``index mod k``)."""
+    c = clips[i]
+    k = len(reals[c.gloss])
+    return next(j for j in reals[c.gloss] if clips[j].index == c.index % k)
+
+
+def _nearest_real(clips: Sequence[WlaslClip], i: int, reals: dict[str, list[int]]) -> int:
+    c = clips[i]
+    d = [float(np.abs(c.flat - clips[j].flat).mean()) for j in reals[c.gloss]]
+    return reals[c.gloss][int(np.argmin(d))]
+
+
+def wlasl_folds(
+    clips: Sequence[WlaslClip], folds: int, seed: int, uploader_augmentations: bool = False
+) -> list[WlaslSplit]:
+    """Stratified k-fold splits of the real clips; see the module docstring."""
+    rng = np.random.default_rng([seed, 50])
+    reals: dict[str, list[int]] = {}
+    for i, c in enumerate(clips):
+        if c.real:
+            reals.setdefault(c.gloss, []).append(i)
+    fold_of: dict[int, int] = {}
+    offset = 0
+    for gloss in sorted(reals):
+        order = rng.permutation(reals[gloss])
+        for r, i in enumerate(order.tolist()):
+            # the offset spreads glosses with few clips over all folds
+            fold_of[int(i)] = (r + offset) % folds
+        offset += len(order)
+    augs = [i for i, c in enumerate(clips) if not c.real]
+    links = {i: (_parent(clips, i, reals), _nearest_real(clips, i, reals)) for i in augs}
+    out = []
+    for f in range(folds):
+        test = sorted(i for i, k in fold_of.items() if k == f)
+        train = sorted(i for i, k in fold_of.items() if k != f)
+        allowed: list[int] = []
+        if uploader_augmentations:
+            allowed = [i for i, (p, n) in links.items() if fold_of[p] != f and fold_of[n] != f]
+        out.append(WlaslSplit(tuple(sorted(train + allowed)), tuple(test), len(allowed)))
+    return out
+
+
+class PooledClassifier(nn.Module):
+    """``(B, T, F)`` -> gloss logits ``(B, G)``: encoder hidden states, masked mean, linear."""
+
+    def __init__(self, encoder: SequenceModel, num_glosses: int) -> None:
+        super().__init__()
+        self.encoder = encoder
+        self.head = nn.Linear(encoder.hidden_dim, num_glosses)
+
+    def forward(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        hidden = self.encoder(x, lengths).hidden  # (B, T, H)
+        mask = (torch.arange(x.shape[1])[None, :] < lengths[:, None]).to(hidden.dtype)
+        pooled = (hidden * mask[:, :, None]).sum(1) / lengths[:, None].clamp(min=1)
+        return self.head(pooled)  # type: ignore[no-any-return]
+
+
+def _sequence(clip: WlaslClip) -> LandmarkSequence:
+    return LandmarkSequence.from_flat(
+        clip.flat,
+        LAYOUT,
+        NOMINAL_FPS,
+        glosses=(clip.gloss,),
+        source=f"wlasl50/{clip.gloss}/{clip.index}",
+    )
+
+
+def _stack(features: Sequence[npt.NDArray[np.float32]]) -> tuple[torch.Tensor, torch.Tensor]:
+    t = max(len(f) for f in features)
+    x = np.zeros((len(features), t, features[0].shape[1]), np.float32)
+    for i, f in enumerate(features):
+        x[i, : len(f)] = f
+    return torch.from_numpy(x), torch.tensor([len(f) for f in features], dtype=torch.int64)
+
+
+@torch.no_grad()
+def _logits(model: nn.Module, features: Sequence[npt.NDArray[np.float32]]) -> torch.Tensor:
+    model.eval()
+    out = []
+    for i in range(0, len(features), 64):
+        x, lengths = _stack(features[i : i + 64])
+        out.append(model(x, lengths))
+    return torch.cat(out)
+
+
+def _train_fold(
+    config: WlaslConfig,
+    clips: Sequence[WlaslClip],
+    split: WlaslSplit,
+    glosses: list[str],
+    fold: int,
+    progress: bool,
+) -> dict[str, Any]:
+    out = Path(config.out) / f"fold{fold}"
+    out.mkdir(parents=True, exist_ok=True)
+    done = out / RESULTS_FILE
+    if done.exists():  # a resumed run keeps finished folds
+        return json.loads(done.read_text())  # type: ignore[no-any-return]
+    spec = config.feature_spec
+    label = {g: i for i, g in enumerate(glosses)}
+    seqs = {i: _sequence(clips[i]) for i in (*split.train, *split.test)}
+    test_x = [compute_features(seqs[i], spec).values for i in split.test]
+    test_y = torch.tensor([label[clips[i].gloss] for i in split.test])
+    torch.manual_seed(config.seed * 31 + fold)
+    encoder = build_model(config.family, spec.dim, 2, config.preset, config.model_overrides)
+    model = PooledClassifier(encoder, len(glosses))
+    optimizer = torch.optim.AdamW(
+        model.parameters(), lr=config.lr, weight_decay=config.weight_decay
+    )
+    steps = math.ceil(len(split.train) * config.copies / config.batch_size)
+    total = steps * config.epochs
+    scheduler = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, _lr_lambda(total, int(config.warmup_fraction * total), config.min_lr_fraction)
+    )
+    start, history = 0, []
+    last = out / "last.pt"
+    if last.exists():
+        d = torch.load(last, map_location="cpu", weights_only=False)
+        model.load_state_dict(d["model"])
+        optimizer.load_state_dict(d["optimizer"])
+        scheduler.load_state_dict(d["scheduler"])
+        start, history = int(d["epoch"]), list(d["history"])
+    t_fold = time.perf_counter()
+    for epoch in range(start, config.epochs):
+        t0 = time.perf_counter()
+        rng = np.random.default_rng([config.seed, fold, epoch])
+        torch.manual_seed(config.seed * 1_000_003 + 97 * fold + epoch)
+        items = [i for _ in range(config.copies) for i in split.train]
+        feats = [
+            compute_features(
+                augment(seqs[i], WLASL_AUGMENT, rng) if config.augment else seqs[i], spec
+            ).values
+            for i in items
+        ]
+        ys = torch.tensor([label[clips[i].gloss] for i in items])
+        order = torch.randperm(len(items), generator=torch.Generator().manual_seed(epoch)).tolist()
+        model.train()
+        loss_sum, n = 0.0, 0
+        for b in range(0, len(order), config.batch_size):
+            idx = order[b : b + config.batch_size]
+            x, lengths = _stack([feats[j] for j in idx])
+            loss = F.cross_entropy(
+                model(x, lengths), ys[idx], label_smoothing=config.label_smoothing
+            )
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()  # type: ignore[no-untyped-call]
+            torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
+            optimizer.step()
+            scheduler.step()
+            loss_sum, n = loss_sum + loss.item(), n + 1
+        history.append(
+            {"epoch": epoch + 1, "loss": loss_sum / max(1, n), "seconds": time.perf_counter() - t0}
+        )
+        with atomic_path(last) as tmp:
+            torch.save(
+                {
+                    "config": config.to_dict(),
+                    "feature_spec": spec.to_dict(),
+                    "glosses": glosses,
+                    "model_spec": encoder.spec.to_dict(),
+                    "model": model.state_dict(),
+                    "optimizer": optimizer.state_dict(),
+                    "scheduler": scheduler.state_dict(),
+                    "epoch": epoch + 1,
+                    "history": history,
+                },
+                tmp,
+            )
+        if progress and (epoch + 1) % 10 == 0:
+            print(f"fold {fold} epoch {epoch + 1}: loss {history[-1]['loss']:.3f}", flush=True)
+    logits = _logits(model, test_x)
+    top5 = logits.topk(min(5, logits.shape[1]), dim=1).indices
+    correct1 = (top5[:, 0] == test_y).tolist()
+    correct5 = (top5 == test_y[:, None]).any(1).tolist()
+    result = {
+        "fold": fold,
+        "train_clips": len(split.train),
+        "train_uploader_augmentations": split.augmentations,
+        "test_clips": len(split.test),
+        "top1": float(np.mean(correct1)),
+        "top5": float(np.mean(correct5)),
+        "correct1": int(sum(correct1)),
+        "correct5": int(sum(correct5)),
+        "train_seconds": time.perf_counter() - t_fold + sum(h["seconds"] for h in history[:start]),
+        "parameters": sum(p.numel() for p in model.parameters()),
+        "final_loss": history[-1]["loss"] if history else None,
+    }
+    atomic_write_text(done, json.dumps(result, indent=1))
+    return result
+
+
+def train_wlasl(config: WlaslConfig, progress: bool = True) -> dict[str, Any]:
+    """Train and test every fold (resuming finished and interrupted ones); ``results.json``."""
+    t0 = time.perf_counter()
+    if config.num_threads > 0:
+        torch.set_num_threads(config.num_threads)
+    clips = load_wlasl(config.data)
+    glosses = sorted({c.gloss for c in clips})
+    splits = wlasl_folds(clips, config.folds, config.seed, config.uploader_augmentations)
+    run = config.run_folds or tuple(range(config.folds))
+    folds = [_train_fold(config, clips, splits[f], glosses, f, progress) for f in run]
+    tested = sum(f["test_clips"] for f in folds)
+    results = {
+        "benchmark": "WLASL-50 real clips (isolated, 50 glosses)",
+        "config": config.to_dict(),
+        "feature_spec": config.feature_spec.to_dict(),
+        "real_clips": sum(c.real for c in clips),
+        "glosses": len(glosses),
+        "folds": folds,
+        "test_clips": tested,
+        "top1": sum(f["correct1"] for f in folds) / max(1, tested),
+        "top5": sum(f["correct5"] for f in folds) / max(1, tested),
+        "train_seconds": sum(f["train_seconds"] for f in folds),
+        "total_seconds": time.perf_counter() - t0,
+    }
+    atomic_write_text(Path(config.out) / RESULTS_FILE, json.dumps(results, indent=1))
+    return results
+
+
+def summary(results: dict[str, Any]) -> str:
+    return (
+        f"WLASL-50 real clips: top-1 {100 * results['top1']:.1f}%, top-5 "
+        f"{100 * results['top5']:.1f}% over {results['test_clips']} held-out real clips "
+        f"({len(results['folds'])} of {results['config']['folds']} folds)"
+    )
