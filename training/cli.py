@@ -1,4 +1,4 @@
-"""``signstream train ...``: teacher, student, distill, evaluate, export, lm.
+"""``signstream train ...``: teacher, student, distill, evaluate, export, lm, teach.
 
 Thin: each subcommand parses its options, resolves the run config (TOML + ``--key=value``
 overrides) and calls a typed function. torch is imported only when a subcommand runs.
@@ -41,6 +41,7 @@ def add_train_parser(sub: Any) -> None:
             p.add_argument("--teacher-weight", action="append", type=float, default=[])
             p.add_argument("--student-init", default=None, help="start from this checkpoint")
         p.set_defaults(func=_train, kind=name)
+    _add_benchmarks(tsub)
     _add_eval_export_lm(tsub)
 
 
@@ -62,6 +63,65 @@ def _train(args: argparse.Namespace, overrides: list[str]) -> int:
     print(
         f"{result.run_dir}: best dev WER {100 * result.best_wer:.2f}% after {result.epochs} epochs"
     )
+    return 0
+
+
+def _add_benchmarks(tsub: Any) -> None:
+    """Real-data benchmarks with their own data: BOSTON-104 sentences, WLASL-50 clips."""
+    for name, what in (
+        ("boston", "continuous CTC on the real RWTH-BOSTON-104 sentences (hand/nose tracks)"),
+        ("wlasl", "isolated accuracy on the real WLASL-50 clips (k-fold, leakage-free)"),
+    ):
+        p = tsub.add_parser(name, help=what)
+        p.add_argument("--out", type=Path, default=Path(f"runs/{name}"), help="run folder")
+        p.add_argument(
+            "--data-root", default=None, help="the shared data (default $SIGNSTREAM_DATA)"
+        )
+        p.add_argument("--epochs", type=int, default=None)
+        p.add_argument("--family", default=None, help="model family (training.models)")
+        p.add_argument("--preset", default=None, help="tiny | small | full")
+        p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: default)")
+        p.add_argument("--quiet", action="store_true", help="no per-epoch lines")
+        if name == "boston":
+            p.add_argument("--resume", action="store_true", help="continue from the run's last.pt")
+        else:
+            p.add_argument("--folds", type=int, default=None, help="stratified folds (default 4)")
+            p.add_argument(
+                "--uploader-augmentations", action="store_true",
+                help="also train on the uploader's augmentations of training clips",
+            )  # fmt: skip
+        p.set_defaults(func=_benchmark, benchmark=name)
+
+
+def _benchmark(args: argparse.Namespace, overrides: list[str]) -> int:
+    """``--key=value`` overrides set fields of BostonConfig / WlaslConfig (TOML literals)."""
+    import dataclasses
+    import os
+
+    from training.config import apply_overrides
+
+    root = Path(args.data_root or os.environ.get("SIGNSTREAM_DATA", "../shared/data"))
+    given = {"out": str(args.out), "num_threads": args.threads}
+    given |= {k: v for k in ("epochs", "family", "preset") if (v := getattr(args, k)) is not None}
+    if args.benchmark == "boston":
+        from training.boston import BostonConfig, summary, train_boston
+
+        base = BostonConfig(data_root=str(root / "boston104"), **given)
+        config = BostonConfig.from_dict(base.to_dict() | apply_overrides({}, overrides))
+        print(summary(train_boston(config, resume=args.resume, progress=not args.quiet)))
+    else:
+        from training.wlasl import WlaslConfig, train_wlasl
+        from training.wlasl import summary as wlasl_summary
+
+        if args.folds is not None:
+            given["folds"] = args.folds
+        wconfig = WlaslConfig(
+            data=str(root / "wlasl50" / "wlasl50.npz"),
+            uploader_augmentations=args.uploader_augmentations, **given,
+        )  # fmt: skip
+        wconfig = dataclasses.replace(wconfig, **apply_overrides({}, overrides))
+        print(wlasl_summary(train_wlasl(wconfig, progress=not args.quiet)))
+    print(f"results: {args.out / 'results.json'}")
     return 0
 
 
@@ -106,6 +166,33 @@ def _add_eval_export_lm(tsub: Any) -> None:
     p = tsub.add_parser("lm", help="KenLM n-gram gloss LM from a corpus or a grammar")
     add_lm_arguments(p)
     p.set_defaults(func=_lm)
+
+    _add_teach(tsub)
+
+
+def _add_teach(tsub: Any) -> None:
+    p = tsub.add_parser(
+        "teach", help="fine-tune a student on your own recordings (new glosses welcome)"
+    )
+    p.add_argument("--recordings", type=Path, required=True, help="dataset of your samples")
+    p.add_argument("--init", type=Path, required=True, help="student checkpoint (.pt) to start")
+    p.add_argument("--out", type=Path, required=True, help="the .onnx to write (and .pt beside)")
+    p.add_argument("--epochs", type=int, default=None, help="default 6")
+    p.add_argument("--user-sentences", type=int, default=None, help="per epoch (default: auto)")
+    p.add_argument("--old-fraction", type=float, default=None, help="original data share (0.5)")
+    p.add_argument("--lr", type=float, default=None)
+    p.add_argument("--window", type=int, default=None, help="default: the base model's")
+    p.add_argument("--hop", type=int, default=None, help="default: the base model's")
+    p.add_argument("--name", default=None, help="display name (default: the file name)")
+    p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default 1)")
+    p.add_argument("--seed", type=int, default=None)
+    p.set_defaults(func=_teach)
+
+
+def _teach(args: argparse.Namespace, overrides: list[str]) -> int:
+    from training.teach import run_teach_command
+
+    return run_teach_command(args, overrides)
 
 
 def _evaluate(args: argparse.Namespace, overrides: list[str]) -> int:

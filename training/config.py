@@ -50,6 +50,11 @@ class DataConfig:
     dev_fraction: float = 0.1  # of each train signer's samples, held back for dev
     mirror_probability: float = 0.0  # chance a training sentence is mirrored
     augment: bool = False  # other people and cameras: training.augment.AugmentConfig()
+    # datasets of OTHER vocabularies: their signs are attached before or after training
+    # sentences, labelled nothing, so that the model learns to reject signs it does not know
+    # (glosses whose name is in the vocabulary are left out of them)
+    distractors: tuple[str, ...] = ()
+    distractor_probability: float = 0.0  # chance a training sentence gets one attached
     seed: int = 0  # sentences, splits and rendering derive from it
 
 

@@ -20,7 +20,8 @@ import numpy.typing as npt
 
 from engine.dataset import Dataset, SampleInfo
 from engine.features import FeatureSpec, compute_features
-from engine.landmarks import LandmarkSequence
+from engine.landmarks import GROUP_INDEX, NUM_POINTS, LandmarkSequence
+from engine.resample import resample
 from engine.vocabulary import Vocabulary
 from training.augment import AugmentConfig, augment
 from training.config import DataConfig
@@ -36,6 +37,9 @@ MAX_DRAWS = 50
 # it: the clips are cut tightly (20 frames), and a streaming model with lookahead needs frames
 # after a sign to emit it, as it has in live use.
 ISOLATED_HOLD_S = 0.4
+# Pause between a sentence and a distractor sign attached to it (seconds, min and max).
+DISTRACTOR_GAP_S = (0.1, 0.5)
+_L_SHOULDER, _R_SHOULDER = 11, 12
 
 
 @dataclass(frozen=True)
@@ -65,6 +69,50 @@ def _hold_edges(seq: LandmarkSequence, seconds: float) -> LandmarkSequence:
     step = 1.0 / seq.fps
     t = seq.timestamps[0] + step * (np.arange(len(idx)) - n)
     return seq.replace(points=seq.points[idx], present=seq.present[idx], timestamps=t, spans=None)
+
+
+def _shoulder_centre(seq: LandmarkSequence) -> npt.NDArray[np.float32] | None:
+    ok = seq.present[:, GROUP_INDEX["pose"]]
+    if not ok.any():
+        return None
+    return np.asarray(seq.points[ok][:, [_L_SHOULDER, _R_SHOULDER], :2].mean(axis=(0, 1)))
+
+
+def attach(
+    seq: LandmarkSequence, other: LandmarkSequence, before: bool, gap_s: float
+) -> LandmarkSequence:
+    """``other`` joined before or after ``seq``, ``gap_s`` apart; ``seq``'s labels kept.
+
+    ``other`` is moved so its mean shoulder centre is ``seq``'s (one person, one place in the
+    picture) and resampled to ``seq``'s rate. Face points are dropped unless both have them.
+    """
+    other = resample(other, seq.fps)
+    points = other.points.copy()
+    a, b = _shoulder_centre(seq), _shoulder_centre(other)
+    if a is not None and b is not None:
+        mask = other.point_mask()
+        points[..., :2] = np.where(mask[..., None], points[..., :2] + (a - b), 0.0)
+    n_points = min(seq.points.shape[1], points.shape[1])
+    parts = [points[:, :n_points], seq.points[:, :n_points]]
+    flags = [other.present, seq.present]
+    if not before:
+        parts.reverse()
+        flags.reverse()
+    present = np.concatenate(flags)
+    if n_points == NUM_POINTS:
+        present[:, GROUP_INDEX["face"]] = False
+    t_seq, t_other = seq.timestamps, other.timestamps - other.timestamps[0]
+    if before:
+        t_other = t_other + t_seq[0] - gap_s - t_other[-1]
+        times = np.concatenate([t_other, t_seq])
+    else:
+        times = np.concatenate([t_seq, t_other + t_seq[-1] + gap_s])
+    return seq.replace(
+        points=np.ascontiguousarray(np.concatenate(parts), np.float32),
+        present=present,
+        timestamps=times,
+        spans=None,
+    )
 
 
 def split_samples(
@@ -117,6 +165,12 @@ class SentenceData:
             "test": SamplePool(collect_samples(self.dataset, test_idx), config.idle_gloss),
         }
         self.isolated_test = test_idx
+        self.distractors = [
+            seq
+            for path in config.distractors
+            for seq in Dataset(path)
+            if len(seq.glosses) == 1 and seq.glosses[0] not in self.vocab
+        ]
         self._fixed_config = fixed
         self._cache: dict[str, list[Example]] = {}
 
@@ -152,12 +206,26 @@ class SentenceData:
             pool, self.config.train_sentences, np.random.default_rng([seed, 1])
         )
         seqs = synthesize(pool, sentences, self.synthesis, seed=seed)
+        if self.distractors and self.config.distractor_probability > 0:
+            seqs = (
+                self._with_distractor(s, np.random.default_rng([seed, 3, i]))
+                for i, s in enumerate(seqs)
+            )
         if self.config.augment:
             cfg = AugmentConfig()
             seqs = (
                 augment(s, cfg, np.random.default_rng([seed, 2, i])) for i, s in enumerate(seqs)
             )
         return [features_of(s, self.spec, self.vocab) for s in seqs]
+
+    def _with_distractor(self, seq: LandmarkSequence, rng: np.random.Generator) -> LandmarkSequence:
+        """``seq``, or ``seq`` with a sign of another vocabulary before or after it."""
+        if rng.random() >= self.config.distractor_probability:
+            return seq
+        other = self.distractors[int(rng.integers(len(self.distractors)))]
+        return attach(
+            seq, other, before=bool(rng.random() < 0.5), gap_s=rng.uniform(*DISTRACTOR_GAP_S)
+        )
 
     def fixed(self, split: str) -> list[Example]:
         """The dev or test sentences (the same every time)."""
