@@ -169,6 +169,42 @@ def _add_eval_export_lm(tsub: Any) -> None:
 
     _add_teach(tsub)
 
+    p = tsub.add_parser(
+        "generalise",
+        help="leave-one-signer-out folds, cross-dataset and out-of-vocabulary checks",
+    )
+    p.add_argument("--config", type=Path, default=CONFIGS / "generalist.toml")
+    p.add_argument("--model", type=Path, default=None, help="only check this model (.pt/.onnx)")
+    p.add_argument("--lm", type=Path, default=Path("models/asl-coffee-student.arpa"))
+    p.add_argument("--out", type=Path, default=Path("runs/generalise"))
+    p.add_argument("--signers", nargs="+", default=None, help="folds (default: all three)")
+    p.add_argument("--data-root", default=None, help="the shared data (default $SIGNSTREAM_DATA)")
+    p.set_defaults(func=_generalise)
+
+
+def _generalise(args: argparse.Namespace, overrides: list[str]) -> int:
+    import json
+    import os
+
+    from training.generalise import (
+        ASL_COFFEE_SIGNERS,
+        REPO,
+        check_model,
+        ensure_datasets,
+        leave_one_signer_out,
+    )
+
+    root = args.data_root or os.environ.get("SIGNSTREAM_DATA", str(REPO.parent / "shared" / "data"))
+    ensure_datasets(Path(root))
+    if args.model is not None:
+        print(json.dumps(check_model(args.model).to_dict(), indent=1))
+        return 0
+    summary = leave_one_signer_out(
+        args.config, args.lm, args.out, overrides, args.signers or ASL_COFFEE_SIGNERS
+    )
+    print(json.dumps({k: v for k, v in summary.items() if k != "folds"}, indent=1))
+    return 0
+
 
 def _add_teach(tsub: Any) -> None:
     p = tsub.add_parser(
