@@ -255,6 +255,10 @@ def _export(args: argparse.Namespace, overrides: list[str]) -> int:
 
     ck = load_checkpoint(args.checkpoint)
     heldout = json.loads(args.heldout.read_text()) if args.heldout else None
+    if heldout is not None and "best_beam_wer" in heldout:  # an evaluate report: summarise it
+        from training.evaluate import heldout_summary
+
+        heldout = heldout_summary(heldout)
     result = export_onnx(ck, args.out, args.window, args.hop, args.name, heldout)
     print(
         f"{result.path}: {result.bytes / 1e6:.2f} MB, opset {result.opset}, "

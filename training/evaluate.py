@@ -26,7 +26,7 @@ from training.config import DataConfig, TrainConfig
 from training.sentences import Example, SentenceData
 from training.wer import corpus_wer
 
-__all__ = ["EvalReport", "evaluate", "load_for_eval"]
+__all__ = ["EvalReport", "evaluate", "heldout_summary", "load_for_eval"]
 
 DEFAULT_ALPHAS = (0.0, 0.25, 0.5, 1.0, 1.5)
 LogProbFn = Callable[[Sequence[Example]], list[npt.NDArray[np.float32]]]
@@ -165,3 +165,14 @@ def evaluate(
     if out_json is not None:
         atomic_write_text(out_json, json.dumps(report.to_dict(), indent=1))
     return report
+
+
+def heldout_summary(metrics: dict[str, Any]) -> dict[str, Any]:
+    """What a model's metadata keeps of an evaluation (``EvalReport.to_dict()``)."""
+    return {
+        "signers": metrics["signers"],
+        "wer_greedy": metrics["greedy"]["wer"],
+        "wer_beam_lm": metrics["best_beam_wer"],
+        "lm_alpha": metrics["best_alpha"],
+        "isolated_top1": metrics["isolated_accuracy"],
+    }

@@ -13,7 +13,13 @@ training runs resume from their last checkpoint):
    sweep) on sentences synthesised only from that signer's samples, isolated top-1;
 5. ONNX export (FP32 and INT8), sizes, CPU ms per window, the INT8 accuracy change;
 6. the best student by held-out beam + LM WER becomes the app's default model in ``models/``
-   with its LM and a model card; every number of docs/RESULTS.md comes from this run.
+   with its LM and a model card;
+7. generalisation (training/generalise.py): leave-one-signer-out folds of the generalist
+   config, and the cross-dataset and out-of-vocabulary checks of every student and fold;
+8. the real continuous BOSTON-104 sentences (hand/nose tracks, training/boston.py) and the
+   WLASL-50 real clips (training/wlasl.py).
+
+Every number of docs/RESULTS.md comes from this run.
 """
 
 from __future__ import annotations
@@ -22,7 +28,7 @@ import json
 import os
 import shutil
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +37,7 @@ import numpy as np
 from engine.atomic import atomic_write_text
 from engine.dataset import Dataset
 from training.config import TrainConfig, load_config
+from training.evaluate import heldout_summary
 
 __all__ = ["RECIPE_PRESETS", "RecipePreset", "run_recipe"]
 
@@ -203,7 +210,7 @@ def run_recipe(
         int8_path = work / "onnx" / f"{name}.int8.onnx"
         metrics = _evaluate(ck_path, lm, work / "eval" / f"{name}.json")
         if not onnx_path.exists():
-            export_onnx(ck, onnx_path, name=name, heldout=_heldout_summary(metrics))
+            export_onnx(ck, onnx_path, name=name, heldout=heldout_summary(metrics))
         if not int8_path.exists():
             quantize_int8(onnx_path, int8_path, "dynamic")
         int8_metrics = _evaluate(int8_path, lm, work / "eval" / f"{name}.int8.json")
@@ -235,15 +242,41 @@ def run_recipe(
     target = models / f"{DEFAULT_MODEL_NAME}.onnx"
     best_ck = load_checkpoint(ckpts[best])
     export_onnx(
-        best_ck, target, name=DEFAULT_MODEL_NAME, heldout=_heldout_summary(rows[best]["eval"])
+        best_ck, target, name=DEFAULT_MODEL_NAME, heldout=heldout_summary(rows[best]["eval"])
     )
     shutil.copyfile(lm, models / f"{DEFAULT_MODEL_NAME}.arpa")
+    # the checkpoint "Record and teach" fine-tunes (weights only: no optimiser state)
+    from training.trainer import save_checkpoint
+
+    save_checkpoint(models / f"{DEFAULT_MODEL_NAME}.pt", replace(best_ck, extra={}))
+    # 7. generalisation
+    from training.generalise import check_model, ensure_datasets, leave_one_signer_out
+
+    ensure_datasets(root)
+    loso = leave_one_signer_out(
+        CONFIGS / "generalist.toml", lm, work / "generalise", _preset_overrides(preset), log=_log
+    )
+    for name in students:
+        checks = work / "generalise" / f"{name}.checks.json"
+        if not checks.exists():
+            _log(f"generalisation checks of {name}")
+            atomic_write_text(checks, json.dumps(check_model(ckpts[name]).to_dict(), indent=1))
+        rows[name]["checks"] = json.loads(checks.read_text())
+
+    # 8. BOSTON-104 and WLASL-50
+    boston, wlasl = (
+        _boston(root, work / "boston", preset_name),
+        _wlasl(root, work / "wlasl", preset_name),
+    )
     summary = {
         "preset": preset_name,
         "preset_settings": preset.__dict__,
         "rows": rows,
         "peer": peer_row,
         "default_model": best,
+        "generalise": loso,
+        "boston": boston,
+        "wlasl": wlasl,
         "minutes": (time.perf_counter() - t_start) / 60,
     }
     atomic_write_text(work / "results.json", json.dumps(summary, indent=1))
@@ -255,11 +288,39 @@ def run_recipe(
     return summary
 
 
-def _heldout_summary(metrics: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "signers": metrics["signers"],
-        "wer_greedy": metrics["greedy"]["wer"],
-        "wer_beam_lm": metrics["best_beam_wer"],
-        "lm_alpha": metrics["best_alpha"],
-        "isolated_top1": metrics["isolated_accuracy"],
-    }
+def _preset_overrides(preset: RecipePreset) -> list[str]:
+    return [
+        f'model.preset="{preset.model_size}"',
+        f"optim.epochs={preset.epochs}",
+        f"data.train_sentences={preset.train_sentences}",
+        f"optim.num_threads={preset.threads}",
+    ]
+
+
+def _boston(root: Path, out: Path, preset_name: str) -> dict[str, Any]:
+    from training.boston import RESULTS_FILE, BostonConfig, train_boston
+
+    done = out / RESULTS_FILE
+    if not done.exists():
+        _log("train and evaluate on BOSTON-104")
+        small = dict(preset="tiny", epochs=2, copies=1, alphas=(0.5,), betas=(1.0,))
+        cfg = BostonConfig(data_root=str(root / "boston104"), out=str(out), num_threads=1)
+        if preset_name == "smoke":
+            cfg = replace(cfg, **small)  # type: ignore[arg-type]
+        train_boston(cfg, resume=True, progress=False)
+    result: dict[str, Any] = json.loads(done.read_text())
+    return result
+
+
+def _wlasl(root: Path, out: Path, preset_name: str) -> dict[str, Any]:
+    from training.wlasl import RESULTS_FILE, WlaslConfig, train_wlasl
+
+    done = out / RESULTS_FILE
+    if not done.exists():
+        _log("train and test the WLASL-50 folds")
+        cfg = WlaslConfig(data=str(root / "wlasl50" / "wlasl50.npz"), out=str(out), num_threads=1)
+        if preset_name == "smoke":
+            cfg = replace(cfg, epochs=2, copies=1)
+        train_wlasl(cfg, progress=False)
+    result: dict[str, Any] = json.loads(done.read_text())
+    return result
