@@ -1,0 +1,72 @@
+"""Distractor signs in training sentences and the clip-decision arithmetic of the
+generalisation checks (training/generalise.py), on small generated data."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from engine.dataset import Dataset
+from engine.features import FeatureSpec
+from tests.conftest import _sign, make_sequence, tiny_config
+from training.generalise import (
+    THRESHOLDS,
+    ClipDecision,
+    accuracy,
+    calibrate,
+    false_accepts,
+    precision,
+)
+from training.sentences import SentenceData, attach
+
+
+def test_attach_keeps_labels_and_joins_in_time_at_the_same_place() -> None:
+    seq = make_sequence(num_frames=20, seed=1, glosses=("tea", "coffee"))
+    other = make_sequence(num_frames=15, seed=2, glosses=("moon",))
+    other = other.replace(points=other.points + np.float32(0.1))  # elsewhere in the picture
+    for before in (True, False):
+        out = attach(seq, other, before=before, gap_s=0.2)
+        assert out.glosses == ("tea", "coffee") and out.num_frames == 35
+        assert np.all(np.diff(out.timestamps) > 0)
+        part = out.points[:15] if before else out.points[20:]
+        sh = part[:, [11, 12], :2].mean(axis=(0, 1))
+        np.testing.assert_allclose(sh, seq.points[:, [11, 12], :2].mean(axis=(0, 1)), atol=1e-5)
+        gap = (
+            out.timestamps[15] - out.timestamps[14]
+            if before
+            else out.timestamps[20] - out.timestamps[19]
+        )
+        assert gap == pytest.approx(0.2)
+
+
+def test_distractors_leave_out_known_glosses_and_are_deterministic(tiny_data: Path) -> None:
+    ds = Dataset.create(tiny_data / "distract")
+    ds.append([_sign("moon", s, "x") for s in range(3)] + [_sign("tea", 9, "x")])
+    base = tiny_config(tiny_data, "distract").data
+    from dataclasses import replace
+
+    cfg = replace(base, distractors=(str(tiny_data / "distract"),), distractor_probability=1.0)
+    data = SentenceData(cfg, FeatureSpec())
+    assert [s.glosses for s in data.distractors] == [("moon",)] * 3  # "tea" is a known gloss
+    a, b = data.train_epoch(0), data.train_epoch(0)
+    plain = SentenceData(base, FeatureSpec()).train_epoch(0)
+    assert all(np.array_equal(x.features, y.features) for x, y in zip(a, b, strict=True))
+    assert [x.labels for x in a] == [x.labels for x in plain]  # distractors add no label
+    assert sum(x.features.shape[0] for x in a) > sum(x.features.shape[0] for x in plain)
+
+
+def test_clip_decision_arithmetic() -> None:
+    dec = [ClipDecision("tea", 0.9), ClipDecision("hello", 0.4), ClipDecision("", 0.0)]
+    want = ["tea", "coffee", ""]
+    assert accuracy(dec, want, 0.0) == pytest.approx(2 / 3)
+    assert accuracy(dec, want, 0.5) == pytest.approx(2 / 3)  # "hello" rejected: still wrong
+    assert precision(dec, want, 0.0) == pytest.approx(1 / 2)
+    assert precision(dec, want, 0.5) == 1.0
+    unknown = [ClipDecision("tea", c) for c in (0.1, 0.3, 0.5, 0.7, 0.95)]
+    assert false_accepts(unknown, 0.0) == 1.0
+    assert false_accepts(unknown, 0.6) == pytest.approx(2 / 5)
+    t = calibrate(unknown, 0.25)  # at most 1 of 5 may pass: above 0.7, not above 0.95
+    assert 0.7 < t <= 0.95 and false_accepts(unknown, t) == pytest.approx(1 / 5)
+    assert calibrate([ClipDecision("tea", 0.999)], 0.0) == THRESHOLDS[-1]  # cannot: the highest
