@@ -52,7 +52,7 @@ from engine.vocabulary import BLANK, Vocabulary
 from training.config import TrainConfig
 from training.grammar import Grammar, load_grammar
 from training.models.base import ModelSpec, model_from_spec
-from training.sentences import Example, features_of
+from training.sentences import ISOLATED_HOLD_S, Example, _hold_edges, features_of
 from training.synthesis import SamplePool, SynthesisConfig, collect_samples, synthesize
 from training.trainer import Checkpoint, batches, greedy_decode, load_checkpoint, save_checkpoint
 
@@ -69,6 +69,7 @@ __all__ = [
 PROGRESS_PREFIX = "signstream-progress "  # a line the app parses: this prefix, then JSON
 REPO = Path(__file__).resolve().parents[1]
 MIN_USER_SENTENCES = 48  # per epoch, however few samples were recorded
+USER_HOLD_S = (0.2, 0.7)  # still frames before and after each sentence of the person's signs
 SENTENCES_PER_SAMPLE = 4  # per epoch and recorded sample: each take is seen in a few contexts
 SIGTERM_EXIT = 128 + signal.SIGTERM  # the exit status of a process ended by SIGTERM
 
@@ -261,14 +262,18 @@ class TeachData:
         n_user = cfg.user_sentences or max(
             MIN_USER_SENTENCES, SENTENCES_PER_SAMPLE * self.num_user_samples
         )
-        seqs: list[LandmarkSequence] = list(
-            synthesize(
+        # held still before and after, as a person is before and after signing: recordings
+        # often hold no resting takes, and without still edges the model would only learn to
+        # emit a gloss between other glosses, not after a sign alone (as the app sees it)
+        seqs: list[LandmarkSequence] = [
+            _hold_edges(s, float(rng.uniform(*USER_HOLD_S)))
+            for s in synthesize(
                 self.user_pool,
                 _random_sentences(self.user_pool, n_user, cfg.max_glosses, rng),
                 self.synthesis,
                 seed=cfg.seed * 1009 + epoch,
             )
-        )
+        ]
         if self.old_pool is not None:
             n_old = round(n_user * cfg.old_fraction / (1.0 - cfg.old_fraction))
             seqs += synthesize(
@@ -280,9 +285,11 @@ class TeachData:
         return [features_of(s, self.spec, self.vocab) for s in seqs]
 
     def user_isolated(self) -> list[Example]:
-        """Each recorded sample alone, for the fit check at the end."""
+        """Each recorded sample alone, for the fit check at the end: its edges held as
+        :meth:`training.sentences.SentenceData.isolated` does (a model with lookahead needs
+        frames after a sign to emit it)."""
         return [
-            features_of(seq, self.spec, self.vocab)
+            features_of(_hold_edges(seq, ISOLATED_HOLD_S), self.spec, self.vocab)
             for g, items in sorted(self.user_samples.items())
             if g != self.idle
             for _, seq in items
