@@ -36,7 +36,6 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from engine.atomic import atomic_write_text
@@ -50,7 +49,14 @@ from training.importers.boston104 import import_boston104
 from training.lm import LMConfig, build_lm, perplexity
 from training.models.base import build_model
 from training.sentences import Example, features_of
-from training.trainer import Checkpoint, _lr_lambda, batches, predict, save_checkpoint
+from training.trainer import (
+    Checkpoint,
+    adamw_cosine,
+    batches,
+    ctc_step,
+    predict,
+    save_checkpoint,
+)
 from training.wer import WerCounts, corpus_wer
 
 __all__ = ["BOSTON_AUGMENT", "BostonConfig", "BostonData", "train_boston"]
@@ -272,14 +278,11 @@ def train_boston(
     model = build_model(
         config.family, spec.dim, data.vocab.num_classes, config.preset, config.model_overrides
     )
-    optimizer = torch.optim.AdamW(
-        model.parameters(), lr=config.lr, weight_decay=config.weight_decay
-    )
     steps_per_epoch = math.ceil(len(data.train) * config.copies / config.batch_size)
-    total = steps_per_epoch * config.epochs
-    scheduler = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, _lr_lambda(total, int(config.warmup_fraction * total), config.min_lr_fraction)
-    )
+    optimizer, scheduler = adamw_cosine(
+        model.parameters(), config.lr, config.weight_decay, steps_per_epoch * config.epochs,
+        config.warmup_fraction, config.min_lr_fraction,
+    )  # fmt: skip
     train_config = config.train_config()
     start_epoch, best_wer, history = 0, math.inf, []
     if resume and (out / "last.pt").exists():
@@ -301,17 +304,9 @@ def train_boston(
         model.train()
         loss_sum, n = 0.0, 0
         for batch in batches(examples, config.batch_size, generator):
-            logits = model(batch.x, batch.lengths).logits
-            log_probs = F.log_softmax(logits.float(), dim=-1)
-            loss = ctc(
-                log_probs.transpose(0, 1), batch.targets, batch.lengths, batch.target_lengths
-            )
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
-            optimizer.step()
+            loss = ctc_step(model, batch, ctc, optimizer, config.grad_clip)
             scheduler.step()
-            loss_sum, n = loss_sum + loss.item(), n + 1
+            loss_sum, n = loss_sum + loss, n + 1
         greedy = GlossDecoder(data.vocab)
         dev_wer = _wer(dev, _decode_all(greedy, predict(model, dev, torch.device("cpu")))).wer
         record = {

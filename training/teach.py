@@ -54,7 +54,14 @@ from training.grammar import Grammar, load_grammar
 from training.models.base import ModelSpec, model_from_spec
 from training.sentences import ISOLATED_HOLD_S, Example, _hold_edges, features_of
 from training.synthesis import SamplePool, SynthesisConfig, collect_samples, synthesize
-from training.trainer import Checkpoint, batches, greedy_decode, load_checkpoint, save_checkpoint
+from training.trainer import (
+    Checkpoint,
+    batches,
+    ctc_step,
+    greedy_decode,
+    load_checkpoint,
+    save_checkpoint,
+)
 
 __all__ = [
     "PROGRESS_PREFIX",
@@ -394,15 +401,8 @@ def teach(
         model.train()
         total = 0.0
         for step, batch in enumerate(batches(examples, config.batch_size, generator)):
-            log_probs = F.log_softmax(model(batch.x, batch.lengths).logits.float(), dim=-1)
-            loss = ctc(
-                log_probs.transpose(0, 1), batch.targets, batch.lengths, batch.target_lengths
-            )
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
-            optimizer.step()
-            total += loss.item()
+            loss = ctc_step(model, batch, ctc, optimizer, config.grad_clip)
+            total += loss
             done = (epoch + (step + 1) / steps) / config.epochs
             report(
                 {
@@ -411,7 +411,7 @@ def teach(
                     "epochs": config.epochs,
                     "step": step + 1,
                     "steps": steps,
-                    "loss": round(loss.item(), 4),
+                    "loss": round(loss, 4),
                     # training is most of the time; data and export share the last 10%
                     "fraction": round(0.9 * done, 4),
                 }

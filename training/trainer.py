@@ -196,6 +196,42 @@ def _lr_lambda(total: int, warmup: int, floor: float) -> Any:
     return f
 
 
+def adamw_cosine(
+    params: Any,
+    lr: float,
+    weight_decay: float,
+    total_steps: int,
+    warmup_fraction: float,
+    min_lr_fraction: float,
+) -> tuple[torch.optim.AdamW, torch.optim.lr_scheduler.LambdaLR]:
+    """AdamW with linear warm-up then cosine decay to ``lr * min_lr_fraction``: every run's
+    optimiser (one place, so that all runs of the project train alike)."""
+    optimizer = torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay)
+    warmup = int(warmup_fraction * total_steps)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, _lr_lambda(total_steps, warmup, min_lr_fraction)
+    )
+    return optimizer, scheduler
+
+
+def ctc_step(
+    model: nn.Module,
+    batch: Any,
+    ctc: nn.CTCLoss,
+    optimizer: torch.optim.Optimizer,
+    grad_clip: float,
+) -> float:
+    """One plain CTC step on ``batch`` (from :func:`batches`): forward, loss, backward with
+    the global gradient norm clipped, optimiser step. Returns the loss."""
+    log_probs = F.log_softmax(model(batch.x, batch.lengths).logits.float(), dim=-1)
+    loss = ctc(log_probs.transpose(0, 1), batch.targets, batch.lengths, batch.target_lengths)
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
+    optimizer.step()
+    return float(loss.item())
+
+
 class _Teachers(nn.Module):
     """Frozen teachers of a distillation run (same vocabulary and features as the student)."""
 
@@ -268,14 +304,11 @@ def train(
         model.load_state_dict(init.state)
 
     params = list(model.parameters()) + (list(projection.parameters()) if projection else [])
-    optimizer = torch.optim.AdamW(
-        params, lr=config.optim.lr, weight_decay=config.optim.weight_decay
-    )
     steps_per_epoch = math.ceil(config.data.train_sentences / world / config.optim.batch_size)
     total = steps_per_epoch * config.optim.epochs
-    scheduler = torch.optim.lr_scheduler.LambdaLR(
-        optimizer,
-        _lr_lambda(total, int(config.optim.warmup_fraction * total), config.optim.min_lr_fraction),
+    o = config.optim
+    optimizer, scheduler = adamw_cosine(
+        params, o.lr, o.weight_decay, total, o.warmup_fraction, o.min_lr_fraction
     )
     start_epoch, best_wer, bad_epochs, history = 0, math.inf, 0, []
     if resume and (run_dir / "last.pt").exists():

@@ -45,7 +45,7 @@ from engine.features import FeatureSpec, compute_features
 from engine.landmarks import LandmarkSequence
 from training.augment import AugmentConfig, augment
 from training.models.base import SequenceModel, build_model
-from training.trainer import _lr_lambda
+from training.trainer import adamw_cosine
 
 __all__ = [
     "WLASL_POSE_POINTS",
@@ -234,14 +234,11 @@ def _train_fold(
     torch.manual_seed(config.seed * 31 + fold)
     encoder = build_model(config.family, spec.dim, 2, config.preset, config.model_overrides)
     model = PooledClassifier(encoder, len(glosses))
-    optimizer = torch.optim.AdamW(
-        model.parameters(), lr=config.lr, weight_decay=config.weight_decay
-    )
     steps = math.ceil(len(split.train) * config.copies / config.batch_size)
-    total = steps * config.epochs
-    scheduler = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, _lr_lambda(total, int(config.warmup_fraction * total), config.min_lr_fraction)
-    )
+    optimizer, scheduler = adamw_cosine(
+        model.parameters(), config.lr, config.weight_decay, steps * config.epochs,
+        config.warmup_fraction, config.min_lr_fraction,
+    )  # fmt: skip
     start, history = 0, []
     last = out / "last.pt"
     if last.exists():
