@@ -37,9 +37,10 @@ from engine.atomic import atomic_write_text
 from engine.dataset import Dataset
 from engine.decoder import GlossDecoder
 from engine.landmarks import LandmarkSequence
+from engine.vocabulary import Vocabulary
 from training.config import TrainConfig, load_config
-from training.evaluate import evaluate, load_for_eval
-from training.sentences import ISOLATED_HOLD_S, SentenceData, _hold_edges, features_of
+from training.evaluate import LogProbFn, evaluate, load_for_eval
+from training.sentences import ISOLATED_HOLD_S, SentenceData, features_of, hold_edges
 
 __all__ = [
     "ClipSet",
@@ -157,12 +158,17 @@ class ClipDecision:
         return self.gloss if self.confidence >= threshold else NOTHING
 
 
-def decide_clips(model: str | Path, seqs: Sequence[LandmarkSequence]) -> list[ClipDecision]:
-    """Greedy CTC decision per clip (see the module docstring)."""
-    log_probs, vocab, config = load_for_eval(model)
+Loaded = tuple[LogProbFn, Vocabulary, TrainConfig]  # what training.evaluate.load_for_eval gives
+
+
+def decide_clips(
+    model: str | Path | Loaded, seqs: Sequence[LandmarkSequence]
+) -> list[ClipDecision]:
+    """Greedy CTC decision per clip (see the module docstring); ``model`` a path or loaded."""
+    log_probs, vocab, config = model if isinstance(model, tuple) else load_for_eval(model)
     spec = config.feature_spec
     examples = [
-        features_of(_hold_edges(s, ISOLATED_HOLD_S).replace(glosses=()), spec, vocab) for s in seqs
+        features_of(hold_edges(s, ISOLATED_HOLD_S).replace(glosses=()), spec, vocab) for s in seqs
     ]
     greedy = GlossDecoder(vocab)
     out = []
@@ -230,8 +236,9 @@ def check_model(
 ) -> GeneraliseReport:
     """Cross-dataset and out-of-vocabulary checks of one model (checkpoint or ONNX), and its
     held-out signers' isolated clips at the calibrated threshold."""
+    loaded = load_for_eval(model)  # once: every clip set below runs the same model
     seqs, _ = OOV_CALIBRATION.clips(data_dir)
-    calib = decide_clips(model, seqs)
+    calib = decide_clips(loaded, seqs)
     thr = calibrate(calib, max_false_accept)
     report = GeneraliseReport(
         model=str(model),
@@ -240,14 +247,14 @@ def check_model(
         calibration_false_accept=false_accepts(calib, thr),
     )
     if Path(model).suffix == ".pt":
-        _, vocab, config = load_for_eval(model)
+        _, vocab, config = loaded
         sd = SentenceData(config.data, config.feature_spec)
         report.held_out_signers = sd.test_signers
         iso = [sd.dataset[i] for i in sd.isolated_test]
         want = [NOTHING if s.glosses[0] == config.data.idle_gloss else s.glosses[0] for s in iso]
         keep = [i for i, w in enumerate(want) if w == NOTHING or w in vocab]
         iso, want = [iso[i] for i in keep], [want[i] for i in keep]
-        dec = decide_clips(model, iso)
+        dec = decide_clips(loaded, iso)
         report.held_out = {
             "clips": len(iso),
             "accuracy": accuracy(dec, want, 0.0),
@@ -256,7 +263,7 @@ def check_model(
         }
     for cs in CROSS_DATASET:
         seqs, want = cs.clips(data_dir)
-        dec = decide_clips(model, seqs)
+        dec = decide_clips(loaded, seqs)
         report.cross_dataset[cs.name] = {
             "clips": len(seqs),
             "accuracy": accuracy(dec, want, 0.0),
@@ -265,7 +272,7 @@ def check_model(
     for cs in OOV_TEST:
         seqs, want = cs.clips(data_dir)
         keep = [i for i, w in enumerate(want) if w == NOTHING]  # drop the known words
-        dec = decide_clips(model, [seqs[i] for i in keep])
+        dec = decide_clips(loaded, [seqs[i] for i in keep])
         report.oov[cs.name] = {
             "clips": len(keep),
             "false_accept_no_threshold": false_accepts(dec, 0.0),

@@ -29,7 +29,7 @@ from training.grammar import Grammar, load_grammar
 from training.splits import split_by_signer
 from training.synthesis import SamplePool, SynthesisConfig, collect_samples, synthesize
 
-__all__ = ["Example", "SentenceData", "features_of"]
+__all__ = ["Example", "SentenceData", "attach", "features_of", "hold_edges"]
 
 # Draws of the grammar per wanted sentence before concluding the pool cannot sign it.
 MAX_DRAWS = 50
@@ -60,7 +60,7 @@ def features_of(seq: LandmarkSequence, spec: FeatureSpec, vocab: Vocabulary) -> 
     )
 
 
-def _hold_edges(seq: LandmarkSequence, seconds: float) -> LandmarkSequence:
+def hold_edges(seq: LandmarkSequence, seconds: float) -> LandmarkSequence:
     """``seq`` with its first and last frames repeated for ``seconds`` before and after."""
     n = max(1, round(seconds * seq.fps))
     idx = np.concatenate(
@@ -242,7 +242,7 @@ class SentenceData:
         for i in idx:
             seq = self.dataset[i]
             gloss = seq.glosses[0]
-            labelled = _hold_edges(seq, ISOLATED_HOLD_S).replace(
+            labelled = hold_edges(seq, ISOLATED_HOLD_S).replace(
                 glosses=() if gloss == self.config.idle_gloss else seq.glosses
             )
             if all(g in self.vocab for g in labelled.glosses):

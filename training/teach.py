@@ -52,7 +52,7 @@ from engine.vocabulary import BLANK, Vocabulary
 from training.config import TrainConfig
 from training.grammar import Grammar, load_grammar
 from training.models.base import ModelSpec, model_from_spec
-from training.sentences import ISOLATED_HOLD_S, Example, _hold_edges, features_of
+from training.sentences import ISOLATED_HOLD_S, Example, features_of, hold_edges
 from training.synthesis import SamplePool, SynthesisConfig, collect_samples, synthesize
 from training.trainer import (
     Checkpoint,
@@ -273,7 +273,7 @@ class TeachData:
         # often hold no resting takes, and without still edges the model would only learn to
         # emit a gloss between other glosses, not after a sign alone (as the app sees it)
         seqs: list[LandmarkSequence] = [
-            _hold_edges(s, float(rng.uniform(*USER_HOLD_S)))
+            hold_edges(s, float(rng.uniform(*USER_HOLD_S)))
             for s in synthesize(
                 self.user_pool,
                 _random_sentences(self.user_pool, n_user, cfg.max_glosses, rng),
@@ -296,7 +296,7 @@ class TeachData:
         :meth:`training.sentences.SentenceData.isolated` does (a model with lookahead needs
         frames after a sign to emit it)."""
         return [
-            features_of(_hold_edges(seq, ISOLATED_HOLD_S), self.spec, self.vocab)
+            features_of(hold_edges(seq, ISOLATED_HOLD_S), self.spec, self.vocab)
             for g, items in sorted(self.user_samples.items())
             if g != self.idle
             for _, seq in items
