@@ -240,6 +240,15 @@ class LandmarkSequence:
         """``(T, P) bool``: the presence of each point's group, per frame."""
         return point_mask(self.present, int(self.points.shape[1]))
 
+    def shoulder_centre(self) -> FloatArray | None:
+        """``(2,)`` mean x, y of the shoulders' midpoint over frames with a pose (None: none):
+        where the signer stands in the picture."""
+        ok = self.present[:, GROUP_INDEX["pose"]]
+        if not ok.any():
+            return None
+        sh = self.points[ok][:, [POSE.start + 11, POSE.start + 12], :2]  # (n, 2, 2) shoulders
+        return np.asarray(sh.mean(axis=(0, 1)), np.float32)
+
     def replace(self, **changes: object) -> LandmarkSequence:
         return dataclasses.replace(self, **changes)  # type: ignore[arg-type]
 

@@ -30,7 +30,6 @@ from engine.resample import resample
 
 __all__ = ["AugmentConfig", "augment"]
 
-_L_SHOULDER, _R_SHOULDER = 11, 12
 _LOWER_BODY = tuple(range(23, 33))  # hips, knees, ankles, feet (MediaPipe Pose ids)
 
 
@@ -64,11 +63,8 @@ def _geometry(seq: LandmarkSequence, cfg: AugmentConfig, rng: np.random.Generato
     """The whole body moved like another camera would show it: ``(T, P, 4)``."""
     p = seq.points.copy()
     mask = seq.point_mask()
-    pose_ok = seq.present[:, GROUP_INDEX["pose"]]
-    if pose_ok.any():
-        sh = seq.points[pose_ok][:, [_L_SHOULDER, _R_SHOULDER], :2].mean(axis=(0, 1))
-    else:
-        sh = np.array([0.5, 0.5], np.float32)
+    centre = seq.shoulder_centre()
+    sh = np.array([0.5, 0.5], np.float32) if centre is None else centre
     angle = np.deg2rad(rng.uniform(-cfg.rotation_degrees, cfg.rotation_degrees))
     s = np.exp(rng.uniform(np.log(cfg.scale[0]), np.log(cfg.scale[1])))
     shear = rng.uniform(-cfg.shear, cfg.shear)

@@ -39,7 +39,6 @@ MAX_DRAWS = 50
 ISOLATED_HOLD_S = 0.4
 # Pause between a sentence and a distractor sign attached to it (seconds, min and max).
 DISTRACTOR_GAP_S = (0.1, 0.5)
-_L_SHOULDER, _R_SHOULDER = 11, 12
 
 
 @dataclass(frozen=True)
@@ -71,13 +70,6 @@ def hold_edges(seq: LandmarkSequence, seconds: float) -> LandmarkSequence:
     return seq.replace(points=seq.points[idx], present=seq.present[idx], timestamps=t, spans=None)
 
 
-def _shoulder_centre(seq: LandmarkSequence) -> npt.NDArray[np.float32] | None:
-    ok = seq.present[:, GROUP_INDEX["pose"]]
-    if not ok.any():
-        return None
-    return np.asarray(seq.points[ok][:, [_L_SHOULDER, _R_SHOULDER], :2].mean(axis=(0, 1)))
-
-
 def attach(
     seq: LandmarkSequence, other: LandmarkSequence, before: bool, gap_s: float
 ) -> LandmarkSequence:
@@ -88,7 +80,7 @@ def attach(
     """
     other = resample(other, seq.fps)
     points = other.points.copy()
-    a, b = _shoulder_centre(seq), _shoulder_centre(other)
+    a, b = seq.shoulder_centre(), other.shoulder_centre()
     if a is not None and b is not None:
         mask = other.point_mask()
         points[..., :2] = np.where(mask[..., None], points[..., :2] + (a - b), 0.0)

@@ -66,8 +66,6 @@ FloatArray = npt.NDArray[np.float32]
 BoolArray = npt.NDArray[np.bool_]
 IntArray = npt.NDArray[np.intp]
 
-_L_SHOULDER, _R_SHOULDER = 11, 12  # MediaPipe Pose ids
-_POSE_GROUP = 0
 _FACE_GROUP = 3
 # group (GROUPS order) of each value of a (P * 4) frame row: turns (T, 4) group masks and
 # weights into per-value ones
@@ -145,11 +143,7 @@ class _Clip:
 def _make_clip(index: int, seq: LandmarkSequence) -> _Clip:
     if seq.num_frames == 0:
         raise SynthesisError(f"sample {index} ({seq.source or 'no source'}) has no frames")
-    has_pose = seq.present[:, _POSE_GROUP]
-    anchor = None
-    if has_pose.any():
-        sh = seq.points[has_pose][:, [_L_SHOULDER, _R_SHOULDER], :2]  # (n, 2, 2)
-        anchor = sh.mean(axis=(0, 1)).astype(np.float32)
+    anchor = seq.shoulder_centre()
     n_points = int(seq.points.shape[1])
     flat = np.ascontiguousarray(seq.points).reshape(seq.num_frames, n_points * 4)
     return _Clip(index, flat, seq.present, n_points, seq.fps, seq.aspect, anchor)
