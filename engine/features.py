@@ -99,6 +99,10 @@ VELOCITY_UNIT = 10.0
 # Pose points used by default: nose, eyes (inner), shoulders, elbows, wrists (MediaPipe Pose ids).
 UPPER_BODY: tuple[int, ...] = (0, 2, 5, 11, 12, 13, 14, 15, 16)
 _L_SHOULDER, _R_SHOULDER, _NOSE = 11, 12, 0
+# Inner eyes (MediaPipe Pose 2: left, 5: right) relative to the nose, in the body frame
+# (shoulder widths; y down): the median over asl-coffee's three signers, made symmetric. Used
+# only for sources whose layout has no eyes (see _complete_pose).
+_EYE_FROM_NOSE: dict[int, tuple[float, float]] = {2: (0.135, -0.17), 5: (-0.135, -0.17)}
 # What a spec computes from: "landmarks" (the body-frame blocks, the default and the only kind
 # before this field existed) or "tracks" (hand and nose positions only; module docstring).
 LANDMARK_INPUTS, TRACK_INPUTS = "landmarks", "tracks"
@@ -257,6 +261,30 @@ def _body_frame(seq: LandmarkSequence, aspect: float) -> tuple[FloatArray, npt.N
     return both[:, :2], np.asarray(both[:, 2], np.float32)
 
 
+def _complete_pose(body: FloatArray, raw: FloatArray, ids: tuple[int, ...]) -> FloatArray:
+    """Pose points ``body (T, n, 2)`` (body frame) with the points the source lacks filled in.
+
+    ``raw (T, n, 4)`` are the same points as read: a point that is exactly zero in all four
+    channels in a frame with a pose is one the source's layout does not have (WLASL-50's 11
+    pose points have no eyes; MediaPipe itself never gives an exact zero). Read as image
+    (0, 0), such a point would sit far outside the body and dominate the features. An eye is
+    put at its typical place relative to the nose; any other missing point at the origin.
+    """
+    missing = np.all(raw == 0.0, axis=2)  # (T, n)
+    if not missing.any():
+        return body
+    out = body.copy()
+    out[missing] = 0.0
+    if _NOSE in ids:
+        nose = ids.index(_NOSE)
+        for point, offset in _EYE_FROM_NOSE.items():
+            if point in ids:
+                k = ids.index(point)
+                fill = missing[:, k] & ~missing[:, nose]
+                out[fill, k] = body[fill, nose] + np.asarray(offset, np.float32)
+    return out
+
+
 def compute_features(seq: LandmarkSequence, spec: FeatureSpec) -> Features:
     """Landmarks -> features; see the module docstring. Returns ``(T', spec.dim)`` float32,
     ``T'`` the number of frames at ``spec.fps``."""
@@ -291,7 +319,8 @@ def compute_features(seq: LandmarkSequence, spec: FeatureSpec) -> Features:
     blocks.append(present.astype(np.float32))
 
     pose_ok = seq.present[:, GROUP_INDEX["pose"]][:, None, None]
-    pose = to_body(seq.points[:, POSE.slice][:, list(spec.pose_points), :2]) * pose_ok
+    raw_pose = seq.points[:, POSE.slice][:, list(spec.pose_points)]
+    pose = _complete_pose(to_body(raw_pose[..., :2]), raw_pose, spec.pose_points) * pose_ok
     blocks.append(pose.reshape(t, -1))
 
     wrists = []

@@ -272,7 +272,9 @@ class LandmarkSequence:
         right-handed one. Mirroring twice gives back the same sequence.
         """
         p = self.points.copy()
-        p[..., 0] = np.where(self.point_mask(), 1.0 - p[..., 0], 0.0)
+        # a point that is all zeros is one the source's layout lacks: it stays a zero
+        real = self.point_mask() & np.any(p != 0.0, axis=-1)
+        p[..., 0] = np.where(real, 1.0 - p[..., 0], 0.0)
         pose = p[:, POSE.slice]
         a = [i for i, _ in POSE_MIRROR_PAIRS]
         b = [j for _, j in POSE_MIRROR_PAIRS]

@@ -180,3 +180,25 @@ def test_stream_resampler_equals_batch_resampling() -> None:
     np.testing.assert_allclose([f[0] for f in frames], whole.timestamps, atol=1e-9)
     np.testing.assert_allclose(np.stack([f[1] for f in frames]), whole.points, atol=1e-6)
     np.testing.assert_array_equal(np.stack([f[2] for f in frames]), whole.present)
+
+
+def test_pose_points_a_layout_lacks_are_filled_not_read_as_image_origin() -> None:
+    """WLASL-50's layout has no eyes: they must not be read as the image's (0, 0)."""
+    seq = make_sequence(seed=3)
+    spec = FeatureSpec()
+    full = compute_features(seq, spec).values
+    lacking = seq.replace(points=seq.points.copy())
+    lacking.points[:, [2, 5]] = 0.0  # what layout 170 reads for the eyes
+    values = compute_features(lacking, spec).values
+    names = spec.names
+    nose = [names.index(f"pose.0.{c}") for c in "xy"]
+    for eye in (2, 5):
+        cols = [names.index(f"pose.{eye}.{c}") for c in "xy"]
+        # near the nose (a fraction of a shoulder width), not far outside the body
+        assert np.all(np.abs(values[:, cols] - values[:, nose]) < 0.3)
+    lacked = ("pose.2.", "pose.5.", "velocity.pose.2.", "velocity.pose.5.")
+    other = [i for i, n in enumerate(names) if not n.startswith(lacked)]
+    np.testing.assert_array_equal(values[:, other], full[:, other])
+    assert not np.array_equal(values, full)
+    # mirroring keeps a lacking point lacking (not x = 1)
+    np.testing.assert_array_equal(lacking.mirrored().points[:, [2, 5]], 0.0)

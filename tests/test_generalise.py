@@ -70,3 +70,20 @@ def test_clip_decision_arithmetic() -> None:
     t = calibrate(unknown, 0.25)  # at most 1 of 5 may pass: above 0.7, not above 0.95
     assert 0.7 < t <= 0.95 and false_accepts(unknown, t) == pytest.approx(1 / 5)
     assert calibrate([ClipDecision("tea", 0.999)], 0.0) == THRESHOLDS[-1]  # cannot: the highest
+
+
+def test_rest_only_sentences_and_longer_pauses_in_training(tiny_data: Path) -> None:
+    """``idle_sentences``: that share of training sentences is a pause with no label; the
+    pauses' length follows ``idle_seconds``; dev sentences keep the defaults."""
+    from dataclasses import replace
+
+    base = tiny_config(tiny_data, "rest").data
+    rest = SentenceData(replace(base, idle_sentences=1.0), FeatureSpec()).train_epoch(0)
+    assert rest and all(len(x.labels) == 0 for x in rest)
+    plain = SentenceData(base, FeatureSpec())
+    assert all(len(x.labels) > 0 for x in plain.train_epoch(0))
+    long = SentenceData(replace(base, idle_seconds=(2.0, 2.0), idle_between=1.0), FeatureSpec())
+    frames = sum(x.features.shape[0] for x in long.train_epoch(0))
+    assert frames > sum(x.features.shape[0] for x in plain.train_epoch(0)) + 24 * 30
+    dev = [x.features.shape for x in long.fixed("dev")]
+    assert dev == [x.features.shape for x in plain.fixed("dev")]

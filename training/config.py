@@ -55,6 +55,12 @@ class DataConfig:
     # (glosses whose name is in the vocabulary are left out of them)
     distractors: tuple[str, ...] = ()
     distractor_probability: float = 0.0  # chance a training sentence gets one attached
+    # pauses in TRAINING sentences (dev/test keep the synthesis defaults, so that scores stay
+    # comparable): a held-out signer's rest looks like nobody's in training, and every frame of
+    # it the model sees as blank teaches it that ordinary movement is not a sign
+    idle_between: float = 0.15  # chance of a pause between two signs
+    idle_seconds: tuple[float, float] = (0.2, 0.8)  # (min, max) length of one pause
+    idle_sentences: float = 0.0  # share of training sentences that are only a pause (no label)
     seed: int = 0  # sentences, splits and rendering derive from it
 
 

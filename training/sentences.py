@@ -148,7 +148,11 @@ class SentenceData:
         self.vocab = Vocabulary.from_glosses(glosses)
         self.grammar: Grammar = load_grammar(config.grammar)
         self.synthesis = SynthesisConfig(
-            fps=spec.fps, idle_gloss=config.idle_gloss, mirror_probability=config.mirror_probability
+            fps=spec.fps,
+            idle_gloss=config.idle_gloss,
+            mirror_probability=config.mirror_probability,
+            idle_between=config.idle_between,
+            idle_seconds=config.idle_seconds,
         )
         fixed = SynthesisConfig(fps=spec.fps, idle_gloss=config.idle_gloss)
         self.pools = {
@@ -197,6 +201,12 @@ class SentenceData:
         sentences = self._sentences(
             pool, self.config.train_sentences, np.random.default_rng([seed, 1])
         )
+        if self.config.idle_sentences > 0 and pool.signers_for(()):
+            rest = np.random.default_rng([seed, 4]).random(len(sentences))
+            sentences = [
+                () if r < self.config.idle_sentences else s
+                for r, s in zip(rest, sentences, strict=True)
+            ]
         seqs = synthesize(pool, sentences, self.synthesis, seed=seed)
         if self.distractors and self.config.distractor_probability > 0:
             seqs = (
