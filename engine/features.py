@@ -285,9 +285,18 @@ def _complete_pose(body: FloatArray, raw: FloatArray, ids: tuple[int, ...]) -> F
     return out
 
 
-def compute_features(seq: LandmarkSequence, spec: FeatureSpec) -> Features:
+def compute_features(
+    seq: LandmarkSequence, spec: FeatureSpec, mirror: bool | None = None
+) -> Features:
     """Landmarks -> features; see the module docstring. Returns ``(T', spec.dim)`` float32,
-    ``T'`` the number of frames at ``spec.fps``."""
+    ``T'`` the number of frames at ``spec.fps``.
+
+    ``mirror`` (only with ``spec.canonical_hand``): None decides from ``seq`` itself (a
+    sentence, a clip); True or False is a decision made elsewhere, e.g. the live engine's
+    :class:`~engine.handedness.HandednessTracker`, which sees more than one window.
+    """
+    if mirror is not None and not spec.canonical_hand:
+        raise ValueError("mirror is a canonical_hand decision; this feature spec has none")
     if spec.face and not seq.has_face:
         raise FeatureSpecMismatch(
             f"the feature spec needs face points, {seq.source or 'the sequence'} has none"
@@ -299,8 +308,10 @@ def compute_features(seq: LandmarkSequence, spec: FeatureSpec) -> Features:
         )
     seq = resample(fill_gaps(seq, spec.max_gap_s), spec.fps)
     mirrored = False
-    if spec.canonical_hand:
+    if spec.canonical_hand and mirror is None:
         seq, mirrored = canonical_handedness(seq)
+    elif mirror:
+        seq, mirrored = seq.mirrored(), True
     if spec.inputs == TRACK_INPUTS:
         values = _track_features(seq, spec)
         return Features(values=values, timestamps=seq.timestamps, spec=spec, mirrored=mirrored)

@@ -45,6 +45,7 @@ from engine.extractor import (
     create_extractor,
 )
 from engine.features import compute_features
+from engine.handedness import HandednessTracker
 from engine.landmarks import BoolArray, FloatArray, LandmarkSequence
 from engine.model import OnnxModel
 from engine.resample import StreamResampler, fill_gaps
@@ -129,12 +130,18 @@ class Recognizer:
         self.frames = 0  # model-rate frames so far
         self.next_start = 0  # stream frame where the next window starts
         self.aspect: float | None = None
+        # a model trained with the signing hand canonical gets the mirror decision from a
+        # running state, not from each window (see HandednessTracker)
+        self.handedness = (
+            HandednessTracker(self.info.fps) if self.info.feature_spec.canonical_hand else None
+        )
 
     def close(self) -> None:
         self.decoder.close()
 
     def reset(self) -> None:
-        """Ready for a new stream (the LM context is kept: the same person signs on)."""
+        """Ready for a new stream (the LM context and the signing hand are kept: the same
+        person signs on)."""
         self.stitcher.reset()
         self.streaming.reset(keep_context=True)
         self.resampler.reset()
@@ -158,6 +165,8 @@ class Recognizer:
         events: list[GlossEvent] = []
         for t, points, present in self.resampler.push(lm.points, lm.present, lm.timestamp):
             self.window.append((t, points, present))
+            if self.handedness is not None:
+                self.handedness.push(points, present)
             self.frames += 1
             if self.frames == self.next_start + self.info.window:
                 events += self._run_window(self.next_start, stage_ms, final=False)
@@ -167,7 +176,8 @@ class Recognizer:
     def _run_window(self, start: int, stage_ms: dict[str, float], final: bool) -> list[GlossEvent]:
         t0 = time.perf_counter()
         seq = self._window_sequence()
-        features = compute_features(seq, self.info.feature_spec).values
+        mirror = None if self.handedness is None else self.handedness.mirrored
+        features = compute_features(seq, self.info.feature_spec, mirror).values
         t1 = time.perf_counter()
         log_probs = self.model(features)
         # no hands, no signs: a frame where neither hand is seen (after gap filling) is blank,
