@@ -24,6 +24,8 @@ Sections of the JSON (and of the markdown):
   classifier (``runs/recipe/peer/peer.onnx``, raw coordinates) on the last frames, a probability
   threshold and a majority vote over the last predictions; WER, idle false glosses per minute,
   latency from sign end to output.
+* ``default_mirrored`` and ``compare``: the same sentences mirrored (a mirrored webcam, a
+  left-handed signer), and other models (``--compare``) with the same LM and engine defaults.
 * ``decoder_ms_per_hop``: streaming decoder cost per hop vs beam width and vs how long the open
   segment is (continuous signing with no pause, so the open segment grows to its maximum).
 * ``soak``: the whole threaded Pipeline replaying landmarks for N simulated minutes as fast as
@@ -499,6 +501,31 @@ def markdown(r: dict[str, Any]) -> str:
         f"{off['wer_offline_stitched']:.1%} (through the live windows and stitcher).",
         "",
     ]
+    if "default_mirrored" in r:
+        lines += [
+            "## Models side by side, plain and mirrored",
+            "",
+            "Mirrored: the same sentences as a mirrored webcam, or a left-handed signer, shows "
+            "them. Engine defaults for every model (hop 4, pause 0.3 s), the same LM.",
+            "",
+            "| model | WER streaming | WER streaming, mirrored | WER offline | latency median / "
+            "p90 s | idle glosses/min: signer idle / nobody / hands out |",
+            "|---|---|---|---|---|---|",
+        ]
+        d = r["default"]
+        named = [(f"{Path(r['model']).name} (this bench's model)", d, r["default_mirrored"])]
+        named += [(name, c["plain"], c["mirrored"]) for name, c in r.get("compare", {}).items()]
+        for name, plain, mirror in named:
+            lat = plain["commit_latency_s"]
+            idle = plain["idle_false_glosses_per_min"]
+            off = plain.get("wer_offline", r.get("offline", {}).get("wer_offline"))
+            lines.append(
+                f"| {name} | {plain['wer_streaming']:.1%} | {mirror['wer_streaming']:.1%} | "
+                f"{'–' if off is None else f'{off:.1%}'} | {lat['median']} / {lat['p90']} | "
+                f"{idle['signer_idle_samples']} / {idle['nobody_in_frame']} / "
+                f"{idle['hands_out_of_view']} |"
+            )
+        lines.append("")
     if "tutorial" in r:
         t = r["tutorial"]
         lat = t["output_latency_s"]
@@ -566,6 +593,10 @@ def main() -> int:
     ap.add_argument("--idle-minutes", type=float, default=3.0)
     ap.add_argument("--soak-minutes", type=float, default=30.0)
     ap.add_argument("--markdown", type=Path, default=None, help="e.g. docs/STREAMING.md")
+    ap.add_argument(
+        "--compare", type=Path, nargs="*", default=[],
+        help="other ONNX models run with the same LM and defaults, plain and mirrored",
+    )  # fmt: skip
     ap.add_argument("--skip", default="", help="comma list of: rules, tutorial, decoder, soak")
     args = ap.parse_args()
     skip = set(filter(None, args.skip.split(",")))
@@ -585,6 +616,19 @@ def main() -> int:
     log = sys.stderr
     result["default"] = streaming_run(args.model, lm, seqs, idle, default)
     print("default", json.dumps(result["default"]), file=log)
+    # a left-handed signer, or a mirrored webcam: the same sentences mirrored
+    mirrored = [s.mirrored() for s in seqs]
+    result["default_mirrored"] = streaming_run(args.model, lm, mirrored, {}, default)
+    print("default mirrored", json.dumps(result["default_mirrored"]), file=log)
+    compare: dict[str, Any] = {}
+    for other in args.compare:
+        cfg = PipelineConfig(model=str(other), lm=lm)
+        compare[other.name] = {
+            "plain": streaming_run(other, lm, seqs, idle, cfg, offline=True),
+            "mirrored": streaming_run(other, lm, mirrored, {}, cfg),
+        }
+        print("compare", other.name, json.dumps(compare[other.name]), file=log)
+    result["compare"] = compare
     rules: list[dict[str, Any]] = []
     if "rules" not in skip:
         for hop, pause, conf in RULES:
