@@ -249,7 +249,8 @@ class Pipeline:
         self.stop()
         src = source if isinstance(source, Source) else open_source(source, source_config)
         if self.recognizer is not None:
-            self.recognizer.reset()  # a new stream: nothing of the last one carries over
+            # a new stream: its frames start afresh; the LM context and the signing hand are kept
+            self.recognizer.reset()
         self._stop.clear()
         self._events = queue.Queue()
         self._frames_queued = 0
@@ -337,6 +338,12 @@ class Pipeline:
             for event in old.finish({}):  # commit what the old model was in the middle of
                 self._emit(event)
             old.close()
+            # the same person signs on: which hand signs carries over like the LM context
+            if old.handedness is not None and new.handedness is not None:
+                if old.handedness.fps == new.handedness.fps:
+                    new.handedness = old.handedness
+                else:
+                    new.handedness.mirrored = old.handedness.mirrored
         self.recognizer = new
         self.config = replace(self.config, model=request[0], lm=request[1])
         self._emit(ModelEvent(request[0], new.info.name, str(new.model.provider)))

@@ -131,3 +131,18 @@ def test_live_windows_of_a_mirrored_signer_match_once_the_hand_is_known(
     same = [np.allclose(x, y, atol=1e-5) for x, y in zip(a, b, strict=True)]
     first = same.index(True)
     assert first < 12 and all(same[first:])
+
+
+def test_the_signing_hand_survives_a_model_swap(canonical_onnx: Path) -> None:
+    """Swapping models mid-session keeps what the engine learned about the signer's hand."""
+    from engine.pipeline import Pipeline
+    from engine.sources import replay_sequences
+
+    pipeline = Pipeline(PipelineConfig(model=str(canonical_onnx)))
+    pipeline.start(replay_sequences([right_handed(num_frames=240).mirrored()], realtime=False))
+    list(pipeline.events(timeout=60))
+    assert pipeline.recognizer is not None and pipeline.recognizer.handedness is not None
+    assert pipeline.recognizer.handedness.mirrored
+    pipeline.swap_model(str(canonical_onnx))  # not running: swapped at once
+    assert pipeline.recognizer.handedness.mirrored
+    pipeline.close()
