@@ -170,6 +170,19 @@ def _add_eval_export_lm(tsub: Any) -> None:
     _add_teach(tsub)
 
     p = tsub.add_parser(
+        "pretrain", help="pretrain a student's encoder on other people's signs (WLASL, ...)"
+    )
+    p.add_argument("--config", type=Path, default=CONFIGS / "generalist.toml")
+    p.add_argument("--datasets", nargs="+", default=None, help="SignStream datasets of clips")
+    p.add_argument("--out", type=Path, default=Path("runs/pretrain"))
+    p.add_argument("--epochs", type=int, default=None)
+    p.add_argument(
+        "--compare", type=Path, nargs="*", default=None,
+        help="instead: false accepts of these models on the held-back WLASL glosses",
+    )  # fmt: skip
+    p.set_defaults(func=_pretrain)
+
+    p = tsub.add_parser(
         "generalise",
         help="leave-one-signer-out folds, cross-dataset and out-of-vocabulary checks",
     )
@@ -203,6 +216,24 @@ def _generalise(args: argparse.Namespace, overrides: list[str]) -> int:
         args.config, args.lm, args.out, overrides, args.signers or ASL_COFFEE_SIGNERS
     )
     print(json.dumps({k: v for k, v in summary.items() if k != "folds"}, indent=1))
+    return 0
+
+
+def _pretrain(args: argparse.Namespace, overrides: list[str]) -> int:
+    import dataclasses
+    import json
+
+    from training.pretrain import PretrainConfig, heldback_false_accepts, pretrain_encoder
+
+    if args.compare is not None:
+        print(json.dumps(heldback_false_accepts(args.compare), indent=1))
+        return 0
+    config = PretrainConfig(config=str(args.config), out=str(args.out))
+    if args.datasets:
+        config = dataclasses.replace(config, datasets=tuple(args.datasets))
+    if args.epochs:
+        config = dataclasses.replace(config, epochs=args.epochs)
+    print(pretrain_encoder(config))
     return 0
 
 

@@ -69,6 +69,9 @@ class ModelConfig:
     family: str = "mobilenet1d"  # a family of training.models (students, teachers)
     preset: str = "small"  # tiny | small | full
     overrides: dict[str, Any] = field(default_factory=dict)  # family config fields to change
+    # encoder weights to start from (``signstream train pretrain``): tensors whose name and
+    # shape match are loaded, the CTC output layer is not
+    encoder_init: str = ""
 
 
 @dataclass(frozen=True)

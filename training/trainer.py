@@ -297,6 +297,11 @@ def train(
     if teachers is not None and dcfg.gamma > 0:
         first: SequenceModel = teachers.models[0]  # type: ignore[assignment]
         projection = nn.Linear(model.hidden_dim, first.hidden_dim).to(device)
+    if config.model.encoder_init and not resume:
+        from training.pretrain import load_encoder_init
+
+        n = load_encoder_init(model, config.model.encoder_init, config.model.family, spec.dim)
+        print(f"{n} tensors from {config.model.encoder_init}", flush=True)
     if dcfg.student_init and not resume:
         init = load_checkpoint(dcfg.student_init)
         if init.spec != model.spec or init.vocab != vocab:

@@ -53,6 +53,7 @@ __all__ = [
     "WlaslConfig",
     "WlaslSplit",
     "load_wlasl",
+    "stack_clips",
     "train_wlasl",
     "wlasl_folds",
 ]
@@ -195,7 +196,7 @@ def _sequence(clip: WlaslClip) -> LandmarkSequence:
     )
 
 
-def _stack(features: Sequence[npt.NDArray[np.float32]]) -> tuple[torch.Tensor, torch.Tensor]:
+def stack_clips(features: Sequence[npt.NDArray[np.float32]]) -> tuple[torch.Tensor, torch.Tensor]:
     t = max(len(f) for f in features)
     x = np.zeros((len(features), t, features[0].shape[1]), np.float32)
     for i, f in enumerate(features):
@@ -208,7 +209,7 @@ def _logits(model: nn.Module, features: Sequence[npt.NDArray[np.float32]]) -> to
     model.eval()
     out = []
     for i in range(0, len(features), 64):
-        x, lengths = _stack(features[i : i + 64])
+        x, lengths = stack_clips(features[i : i + 64])
         out.append(model(x, lengths))
     return torch.cat(out)
 
@@ -265,7 +266,7 @@ def _train_fold(
         loss_sum, n = 0.0, 0
         for b in range(0, len(order), config.batch_size):
             idx = order[b : b + config.batch_size]
-            x, lengths = _stack([feats[j] for j in idx])
+            x, lengths = stack_clips([feats[j] for j in idx])
             loss = F.cross_entropy(
                 model(x, lengths), ys[idx], label_smoothing=config.label_smoothing
             )
