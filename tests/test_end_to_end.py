@@ -51,8 +51,13 @@ def held_out(shared_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Dat
     return ds
 
 
-def test_shipped_model_on_real_held_out_signer(held_out: Dataset) -> None:
+@pytest.mark.parametrize("mirrored", [False, True], ids=["as-recorded", "mirrored"])
+def test_shipped_model_on_real_held_out_signer(held_out: Dataset, mirrored: bool) -> None:
+    """Mirrored: the same sentences as a mirrored webcam or a left-handed signer shows them;
+    the shipped model makes the signing hand canonical, live (engine.handedness)."""
     info = read_model_info(MODEL)
+    if mirrored:
+        assert info.feature_spec.canonical_hand, "the shipped model must not care which hand signs"
     vocab = set(info.vocabulary.glosses)
     idx = [i.index for i in held_out.infos if i.gloss in vocab or i.gloss == "-"]
     pool = SamplePool(collect_samples(held_out, idx))
@@ -65,6 +70,8 @@ def test_shipped_model_on_real_held_out_signer(held_out: Dataset) -> None:
             wanted.append(s)
     config = SynthesisConfig(idle_before=1.0, idle_after=1.0, idle_between=0.0)
     sentences = list(synthesize(pool, wanted, config, seed=11))
+    if mirrored:
+        sentences = [s.mirrored() for s in sentences]
     lm = MODEL.with_suffix(".arpa")
     pipeline = Pipeline(PipelineConfig(model=str(MODEL), lm=str(lm) if lm.exists() else None))
     hyps = []
@@ -80,9 +87,11 @@ def test_shipped_model_on_real_held_out_signer(held_out: Dataset) -> None:
 
 
 # committed glosses per minute of the held-out signer's real idle samples that the shipped model
-# may produce (bench/streaming.py measured ~12/min: asl-coffee's idle class holds raised hands
-# and other movements the model mistakes for signs; a regression bound, not the goal of zero)
-IDLE_SIGNER_MAX_PER_MIN = 16.0
+# may produce: asl-coffee's idle class holds raised hands and other movements a model can take
+# for signs. The generalist, trained with much more rest, gives ~2.5/min on this minute and ~4/min
+# on bench/streaming.py's three (the distilled student before it: ~12/min). A regression bound,
+# not the goal of zero.
+IDLE_SIGNER_MAX_PER_MIN = 6.0
 
 
 def test_idle_input_commits_nothing_or_little(held_out: Dataset) -> None:

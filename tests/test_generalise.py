@@ -87,3 +87,22 @@ def test_rest_only_sentences_and_longer_pauses_in_training(tiny_data: Path) -> N
     assert frames > sum(x.features.shape[0] for x in plain.train_epoch(0)) + 24 * 30
     dev = [x.features.shape for x in long.fixed("dev")]
     assert dev == [x.features.shape for x in plain.fixed("dev")]
+
+
+def test_mirrored_test_sentences_are_the_same_sentences_mirrored(tiny_data: Path) -> None:
+    data = SentenceData(tiny_config(tiny_data, "mirror").data, FeatureSpec())
+    plain, mirrored = data.fixed("test"), data.fixed("test", mirrored=True)
+    assert [x.labels for x in plain] == [x.labels for x in mirrored]
+    assert all(x.features.shape == y.features.shape for x, y in zip(plain, mirrored, strict=True))
+    assert not all(
+        np.array_equal(x.features, y.features) for x, y in zip(plain, mirrored, strict=True)
+    )
+    canonical = SentenceData(
+        tiny_config(tiny_data, "mirror").data, FeatureSpec(canonical_hand=True)
+    )
+    a, b = canonical.fixed("test"), canonical.fixed("test", mirrored=True)
+    # with the signing hand made canonical, a mirrored camera changes (almost) nothing
+    assert (
+        np.mean([np.allclose(x.features, y.features, atol=1e-5) for x, y in zip(a, b, strict=True)])
+        >= 0.8
+    )

@@ -122,7 +122,10 @@ def evaluate(
     data: DataConfig | None = None,
     out_json: str | Path | None = None,
     isolated: bool = True,
+    mirrored: bool = False,
 ) -> EvalReport:
+    """Held-out WER (greedy; beam + LM for each alpha) and isolated top-1; ``mirrored``: the
+    test sentences mirrored (a mirrored webcam, a left-handed signer)."""
     t0 = time.perf_counter()
     log_probs, vocab, config = load_for_eval(model_path, data)
     sentence_data = SentenceData(config.data, config.feature_spec)
@@ -131,7 +134,7 @@ def evaluate(
             f"the model's glosses {vocab.glosses} are not those of its data "
             f"{sentence_data.vocab.glosses}"
         )
-    test = sentence_data.fixed("test")
+    test = sentence_data.fixed("test", mirrored)
     lps = log_probs(test)
     greedy = GlossDecoder(vocab)
     refs = [list(e.glosses) for e in test]

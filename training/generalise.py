@@ -47,6 +47,7 @@ __all__ = [
     "GeneraliseReport",
     "check_model",
     "ensure_datasets",
+    "generalisation_error",
     "leave_one_signer_out",
 ]
 
@@ -279,6 +280,32 @@ def check_model(
             "false_accept": false_accepts(dec, thr),
         }
     return report
+
+
+def generalisation_error(
+    heldout_eval: dict[str, Any], mirrored_eval: dict[str, Any], checks: dict[str, Any]
+) -> float:
+    """How a model does on people, cameras and signs it never saw, one number (lower is
+    better): the mean of its held-out signer's beam + LM WER, the same on the mirrored
+    sentences (a mirrored webcam, a left-handed signer), its false accepts on every
+    unknown-sign clip (no threshold: the engine applies none) and its misses on the
+    cross-dataset clips.
+
+    ``heldout_eval``, ``mirrored_eval``: :func:`training.evaluate.evaluate` outputs (plain and
+    ``mirrored=True``); ``checks``: the :class:`GeneraliseReport` dict. The four are rates of
+    equal standing: a model that is best on the held-out asl-coffee signer but answers every
+    unknown sign, or fails a mirrored camera, loses to one that is slightly worse there.
+    """
+
+    def pooled(sets: dict[str, dict[str, float]], key: str) -> float:
+        n = sum(v["clips"] for v in sets.values())
+        return sum(v[key] * v["clips"] for v in sets.values()) / max(1, n)
+
+    wer = float(heldout_eval["best_beam_wer"])
+    wer_mirrored = float(mirrored_eval["best_beam_wer"])
+    oov = pooled(checks["oov"], "false_accept_no_threshold")
+    missed = 1.0 - pooled(checks["cross_dataset"], "accuracy")
+    return (wer + wer_mirrored + oov + missed) / 4
 
 
 # ---------------------------------------------------------------------- folds

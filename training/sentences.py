@@ -186,11 +186,13 @@ class SentenceData:
             )
         return out
 
-    def _render(self, split: str, count: int, seed: int, config: SynthesisConfig) -> list[Example]:
+    def _render(
+        self, split: str, count: int, seed: int, config: SynthesisConfig, mirrored: bool = False
+    ) -> list[Example]:
         pool = self.pools[split]
         sentences = self._sentences(pool, count, np.random.default_rng([seed, 1]))
         return [
-            features_of(seq, self.spec, self.vocab)
+            features_of(seq.mirrored() if mirrored else seq, self.spec, self.vocab)
             for seq in synthesize(pool, sentences, config, seed=seed)
         ]
 
@@ -229,13 +231,15 @@ class SentenceData:
             seq, other, before=bool(rng.random() < 0.5), gap_s=rng.uniform(*DISTRACTOR_GAP_S)
         )
 
-    def fixed(self, split: str) -> list[Example]:
-        """The dev or test sentences (the same every time)."""
-        if split not in self._cache:
+    def fixed(self, split: str, mirrored: bool = False) -> list[Example]:
+        """The dev or test sentences (the same every time); ``mirrored``: the same sentences
+        as a mirrored webcam or a left-handed signer shows them."""
+        key = f"{split}-mirrored" if mirrored else split
+        if key not in self._cache:
             count = self.config.dev_sentences if split == "dev" else self.config.test_sentences
             seed = self.config.seed * 100_003 + (900_001 if split == "dev" else 900_002)
-            self._cache[split] = self._render(split, count, seed, self._fixed_config)
-        return self._cache[split]
+            self._cache[key] = self._render(split, count, seed, self._fixed_config, mirrored)
+        return self._cache[key]
 
     def isolated(self, split: str = "test") -> list[Example]:
         """Isolated samples of the split's signers (idle included, labelled with no gloss)."""
