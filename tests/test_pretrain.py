@@ -40,3 +40,21 @@ def test_pretrained_encoder_starts_ctc_training(tiny_data: Path, tmp_path: Path)
     assert all(torch.equal(after[k], before[k]) for k in after if k not in loaded)
     with pytest.raises(ValueError, match="encoder of mobilenet1d"):
         load_encoder_init(model, path, "featurei3d", spec.dim)
+
+
+def test_a_run_that_may_resume_but_has_no_checkpoint_starts_from_the_init(
+    tiny_data: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The recipe and the folds always pass resume=True: a fresh run must still load its init."""
+    from dataclasses import replace
+
+    from training.trainer import train
+
+    config = tiny_config(tiny_data, "pre-init", "mobilenet1d", "optim.epochs=1")
+    pre = PretrainConfig(datasets=(str(tiny_data / "ds"),), out=str(tmp_path / "p"), epochs=1)
+    path = pretrain_encoder(pre, config, log=lambda _msg: None)
+    config = replace(
+        config, out_dir=str(tmp_path / "runs"), model=replace(config.model, encoder_init=str(path))
+    )
+    train(config, resume=True, progress=False)
+    assert "tensors from" in capsys.readouterr().out

@@ -297,12 +297,15 @@ def train(
     if teachers is not None and dcfg.gamma > 0:
         first: SequenceModel = teachers.models[0]  # type: ignore[assignment]
         projection = nn.Linear(model.hidden_dim, first.hidden_dim).to(device)
-    if config.model.encoder_init and not resume:
+    # a run resumed from its checkpoint has its weights; one that only may resume (the recipe
+    # always passes resume=True) starts from the init like a new run
+    resuming = resume and (run_dir / "last.pt").exists()
+    if config.model.encoder_init and not resuming:
         from training.pretrain import load_encoder_init
 
         n = load_encoder_init(model, config.model.encoder_init, config.model.family, spec.dim)
         print(f"{n} tensors from {config.model.encoder_init}", flush=True)
-    if dcfg.student_init and not resume:
+    if dcfg.student_init and not resuming:
         init = load_checkpoint(dcfg.student_init)
         if init.spec != model.spec or init.vocab != vocab:
             raise ValueError(f"--student-init {dcfg.student_init}: another architecture/vocabulary")
@@ -316,7 +319,7 @@ def train(
         params, o.lr, o.weight_decay, total, o.warmup_fraction, o.min_lr_fraction
     )
     start_epoch, best_wer, bad_epochs, history = 0, math.inf, 0, []
-    if resume and (run_dir / "last.pt").exists():
+    if resuming:
         ck = load_checkpoint(run_dir / "last.pt")
         model.load_state_dict(ck.state)
         optimizer.load_state_dict(ck.extra["optimizer"])
