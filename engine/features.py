@@ -70,6 +70,7 @@ from engine.landmarks import (
     POSE,
     RIGHT_HAND,
     LandmarkSequence,
+    lacking_points,
 )
 from engine.resample import fill_gaps, resample
 
@@ -264,13 +265,12 @@ def _body_frame(seq: LandmarkSequence, aspect: float) -> tuple[FloatArray, npt.N
 def _complete_pose(body: FloatArray, raw: FloatArray, ids: tuple[int, ...]) -> FloatArray:
     """Pose points ``body (T, n, 2)`` (body frame) with the points the source lacks filled in.
 
-    ``raw (T, n, 4)`` are the same points as read: a point that is exactly zero in all four
-    channels in a frame with a pose is one the source's layout does not have (WLASL-50's 11
-    pose points have no eyes; MediaPipe itself never gives an exact zero). Read as image
-    (0, 0), such a point would sit far outside the body and dominate the features. An eye is
-    put at its typical place relative to the nose; any other missing point at the origin.
+    ``raw (T, n, 4)`` are the same points as read (:func:`engine.landmarks.lacking_points`
+    tells the missing ones). Read as image (0, 0), such a point would sit far outside the body
+    and dominate the features. An eye is put at its typical place relative to the nose; any
+    other missing point at the origin.
     """
-    missing = np.all(raw == 0.0, axis=2)  # (T, n)
+    missing = lacking_points(raw)  # (T, n)
     if not missing.any():
         return body
     out = body.copy()

@@ -56,6 +56,7 @@ __all__ = [
     "FlatLayout",
     "Group",
     "LandmarkSequence",
+    "lacking_points",
     "point_mask",
 ]
 
@@ -272,8 +273,7 @@ class LandmarkSequence:
         right-handed one. Mirroring twice gives back the same sequence.
         """
         p = self.points.copy()
-        # a point that is all zeros is one the source's layout lacks: it stays a zero
-        real = self.point_mask() & np.any(p != 0.0, axis=-1)
+        real = self.point_mask() & ~lacking_points(p)  # a point a layout lacks stays a zero
         p[..., 0] = np.where(real, 1.0 - p[..., 0], 0.0)
         pose = p[:, POSE.slice]
         a = [i for i, _ in POSE_MIRROR_PAIRS]
@@ -288,6 +288,13 @@ class LandmarkSequence:
         li, ri = GROUP_INDEX["left_hand"], GROUP_INDEX["right_hand"]
         m[:, [li, ri]] = m[:, [ri, li]]
         return self.replace(points=p, present=m)
+
+
+def lacking_points(points: FloatArray) -> BoolArray:
+    """``(..., P, 4) -> (..., P) bool``: points exactly zero in all four channels, i.e. points
+    the source's layout does not have (WLASL-50's 11 pose points have no eyes); MediaPipe
+    itself never gives an exact zero."""
+    return np.asarray(np.all(points == 0.0, axis=-1))
 
 
 def point_mask(present: BoolArray, num_points: int) -> BoolArray:

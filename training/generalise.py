@@ -49,6 +49,7 @@ __all__ = [
     "ensure_datasets",
     "generalisation_error",
     "leave_one_signer_out",
+    "pooled_unknown_and_missed",
 ]
 
 REPO = Path(__file__).resolve().parents[1]
@@ -282,6 +283,18 @@ def check_model(
     return report
 
 
+def pooled_unknown_and_missed(checks: dict[str, Any]) -> tuple[float, float]:
+    """Over all clips of a :class:`GeneraliseReport` dict: the share of unknown-sign clips that
+    give a gloss (no threshold) and the share of cross-dataset clips not recognised."""
+
+    def pooled(sets: dict[str, dict[str, float]], key: str) -> float:
+        n = sum(v["clips"] for v in sets.values())
+        return sum(v[key] * v["clips"] for v in sets.values()) / max(1, n)
+
+    oov = pooled(checks["oov"], "false_accept_no_threshold")
+    return oov, 1.0 - pooled(checks["cross_dataset"], "accuracy")
+
+
 def generalisation_error(
     heldout_eval: dict[str, Any], mirrored_eval: dict[str, Any], checks: dict[str, Any]
 ) -> float:
@@ -297,14 +310,9 @@ def generalisation_error(
     unknown sign, or fails a mirrored camera, loses to one that is slightly worse there.
     """
 
-    def pooled(sets: dict[str, dict[str, float]], key: str) -> float:
-        n = sum(v["clips"] for v in sets.values())
-        return sum(v[key] * v["clips"] for v in sets.values()) / max(1, n)
-
     wer = float(heldout_eval["best_beam_wer"])
     wer_mirrored = float(mirrored_eval["best_beam_wer"])
-    oov = pooled(checks["oov"], "false_accept_no_threshold")
-    missed = 1.0 - pooled(checks["cross_dataset"], "accuracy")
+    oov, missed = pooled_unknown_and_missed(checks)
     return (wer + wer_mirrored + oov + missed) / 4
 
 

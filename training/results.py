@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from training.generalise import pooled_unknown_and_missed
 from training.trainer import Checkpoint
 
 __all__ = ["model_card", "results_markdown"]
@@ -100,16 +101,12 @@ def results_markdown(s: dict[str, Any]) -> str:
     for name, r in rows.items():
         if "generalisation_error" not in r:
             continue
-        c = r["checks"]
-        clips = sum(v["clips"] for v in c["oov"].values())
-        oov = sum(v["false_accept_no_threshold"] * v["clips"] for v in c["oov"].values())
-        cross = sum(v["clips"] for v in c["cross_dataset"].values())
-        right = sum(v["accuracy"] * v["clips"] for v in c["cross_dataset"].values())
+        oov, missed = pooled_unknown_and_missed(r["checks"])
         mark = " (shipped)" if name == s["default_model"] else ""
         lines.append(
             f"| {name}{mark} | {_pct(r['eval']['best_beam_wer'])} "
-            f"| {_pct(r['eval_mirrored']['best_beam_wer'])} | {_pct(oov / max(1, clips))} "
-            f"| {_pct(1 - right / max(1, cross))} | {r['generalisation_error']:.3f} |"
+            f"| {_pct(r['eval_mirrored']['best_beam_wer'])} | {_pct(oov)} "
+            f"| {_pct(missed)} | {r['generalisation_error']:.3f} |"
         )
     lines += [
         "",
