@@ -190,14 +190,22 @@ def offline_glosses(
     """Each sentence decoded whole by the same decoder: the model on the whole sequence at
     once (``stitched=False``, the recipe's evaluation) or through the live windows."""
     info = rec.info
+    c = info.vocabulary.num_classes
     out = []
     for seq in seqs:
         feats = compute_features(seq, info.feature_spec).values
-        if stitched:
-            lp = run_windowed(rec.model, feats, info.window, rec.hop, info.lookahead)
+        if stitched:  # embeddings (if any) stitched with their frames, as the Recognizer does
+            both = run_windowed(
+                lambda x: np.concatenate([a for a in rec.model.infer(x) if a is not None], 1),
+                feats, info.window, rec.hop, info.lookahead,
+            )  # fmt: skip
+            lp, emb = both[:, :c], (both[:, c:] if info.rejector is not None else None)
         else:
-            lp = rec.model(feats)
-        out.append(list(rec.decoder.decode(lp).glosses))
+            lp, emb = rec.model.infer(feats)
+        result = rec.decoder.decode(lp)
+        if info.rejector is not None and emb is not None:
+            result = info.rejector.drop_unknown(result, lp, emb, info.vocabulary)
+        out.append(list(result.glosses))
     return out
 
 

@@ -9,6 +9,9 @@ whose input does not fit them, with a message that says why.
 Execution providers: CUDA first when this onnxruntime has it and a GPU answers, else the CPU.
 ``get_available_providers()`` lists CUDA with onnxruntime-gpu even on machines without a GPU,
 so the provider really used is read back from the session (``OnnxModel.provider``).
+
+A model may also reject signs it does not know (:mod:`engine.rejection`): then it has a second
+output, ``embedding``, and its metadata holds the class means and threshold (``rejection``).
 """
 
 from __future__ import annotations
@@ -27,9 +30,18 @@ import onnxruntime as ort
 
 from engine.errors import ModelLoadError
 from engine.features import FeatureSpec
+from engine.rejection import METADATA_KEY as REJECTION_KEY
+from engine.rejection import Rejector
 from engine.vocabulary import Vocabulary
 
-__all__ = ["FORMAT_VERSION", "METADATA_KEYS", "ModelInfo", "OnnxModel", "read_model_info"]
+__all__ = [
+    "EMBEDDING_NAME",
+    "FORMAT_VERSION",
+    "METADATA_KEYS",
+    "ModelInfo",
+    "OnnxModel",
+    "read_model_info",
+]
 
 FORMAT_VERSION = "1"  # of the metadata below
 METADATA_KEYS = (
@@ -45,6 +57,7 @@ METADATA_KEYS = (
 OPTIONAL_KEYS = ("name", "model_spec", "training_data", "heldout", "quantization", "created")
 INPUT_NAME = "features"  # (B, T, F) float32
 OUTPUT_NAME = "log_probs"  # (B, T, C) float32
+EMBEDDING_NAME = "embedding"  # (B, T, H) float32, optional: whitened hidden (engine.rejection)
 CUDA = "CUDAExecutionProvider"
 CPU = "CPUExecutionProvider"
 # onnxruntime-gpu logs a warning when it cannot create the CUDA provider on a machine without
@@ -66,6 +79,7 @@ class ModelInfo:
     family: str
     name: str  # display name (file stem where the model states none)
     extra: dict[str, str] = field(default_factory=dict)  # the optional keys present
+    rejector: Rejector | None = None  # rejects unknown signs (None: every gloss is accepted)
 
     @property
     def heldout(self) -> dict[str, Any]:
@@ -99,6 +113,7 @@ def _parse_info(path: Path, meta: dict[str, str]) -> ModelInfo:
         fps = float(meta["fps"])
         window, hop = int(meta["window"]), int(meta["hop"])
         lookahead = int(meta["lookahead"]) if meta["lookahead"] not in ("", "none") else None
+        rejector = Rejector.from_json(meta[REJECTION_KEY]) if REJECTION_KEY in meta else None
     except (ValueError, TypeError) as e:
         raise ModelLoadError(f"{path}: unreadable model metadata ({e})") from e
     if abs(fps - spec.fps) > 1e-6:
@@ -116,6 +131,7 @@ def _parse_info(path: Path, meta: dict[str, str]) -> ModelInfo:
         family=meta["model_family"],
         name=meta.get("name") or path.stem,
         extra={k: meta[k] for k in OPTIONAL_KEYS if k in meta},
+        rejector=rejector,
     )
 
 
@@ -213,6 +229,14 @@ class OnnxModel:
                 f"{self.path}: output shape {out_shape} does not have {c} classes "
                 f"({len(self.info.vocabulary)} glosses + blank)"
             )
+        rejector = self.info.rejector
+        if rejector is not None:
+            emb = [o.shape for o in outputs if o.name == EMBEDDING_NAME]
+            if not emb or len(emb[0]) != 3 or emb[0][2] != rejector.dim:
+                raise ModelLoadError(
+                    f"{self.path}: its metadata rejects unknown signs with {rejector.dim}-wide "
+                    f"embeddings, but its outputs are {[(o.name, o.shape) for o in outputs]}"
+                )
 
     def __call__(self, features: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
         """``(T, F)`` or ``(B, T, F)`` features -> log-probabilities of the same leading shape."""
@@ -227,6 +251,21 @@ class OnnxModel:
         (out,) = self.session.run([OUTPUT_NAME], {INPUT_NAME: x})
         result = np.asarray(out, np.float32)
         return result[0] if single else result
+
+    def infer(
+        self, features: npt.NDArray[np.float32]
+    ) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float32] | None]:
+        """``(T, F)`` features -> log-probabilities ``(T, C)`` and, for a model that rejects
+        unknown signs, its embeddings ``(T, H)`` (else None)."""
+        if self.info.rejector is None:
+            return self(features), None
+        x = np.asarray(features, np.float32)
+        if x.ndim != 2 or x.shape[1] != self.info.feature_spec.dim:
+            raise ValueError(
+                f"features must be (T, {self.info.feature_spec.dim}), got {features.shape}"
+            )
+        lp, emb = self.session.run([OUTPUT_NAME, EMBEDDING_NAME], {INPUT_NAME: x[None]})
+        return np.asarray(lp[0], np.float32), np.asarray(emb[0], np.float32)
 
     def warmup(self, runs: int = 3) -> float:
         """Run a few windows so first-call costs (allocations, CUDA kernels) are paid now;

@@ -124,7 +124,9 @@ class Recognizer:
         if not 0 < self.hop <= self.info.window:
             raise ValueError(f"hop must be in 1..{self.info.window} (the window), got {self.hop}")
         self.stitcher = PosteriorStitcher(self.info.window, self.hop, self.info.lookahead)
-        self.streaming = StreamingDecoder(self.decoder, streaming, context=context)
+        self.streaming = StreamingDecoder(
+            self.decoder, streaming, context=context, rejector=self.info.rejector
+        )
         self.resampler = StreamResampler(self.info.fps)
         self.window: deque[tuple[float, FloatArray, BoolArray]] = deque(maxlen=self.info.window)
         self.frames = 0  # model-rate frames so far
@@ -179,7 +181,7 @@ class Recognizer:
         mirror = None if self.handedness is None else self.handedness.mirrored
         features = compute_features(seq, self.info.feature_spec, mirror).values
         t1 = time.perf_counter()
-        log_probs = self.model(features)
+        log_probs, embeddings = self.model.infer(features)
         # no hands, no signs: a frame where neither hand is seen (after gap filling) is blank,
         # whatever the model makes of an empty picture or a person at rest out of view
         hands = seq.present[:, 1] | seq.present[:, 2]
@@ -187,10 +189,14 @@ class Recognizer:
             hands = _hands_after_gap_fill(seq, self.info.feature_spec.max_gap_s)
             log_probs = np.where(hands[:, None], log_probs, _BLANK_ROW[: log_probs.shape[1]])
         t2 = time.perf_counter()
-        chunk = (
-            self.stitcher.flush(log_probs, start) if final else self.stitcher.push(log_probs, start)
+        # embeddings travel with their frames' log-probs through the stitcher (same windows)
+        c = log_probs.shape[1]
+        stream = log_probs if embeddings is None else np.concatenate([log_probs, embeddings], 1)
+        first, frames = (
+            self.stitcher.flush(stream, start) if final else self.stitcher.push(stream, start)
         )
-        events = self.streaming.push(*chunk)
+        emb = None if embeddings is None else frames[:, c:]
+        events = self.streaming.push(first, frames[:, :c], emb)
         if final:
             events += self.streaming.flush()
         t3 = time.perf_counter()

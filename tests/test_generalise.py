@@ -11,14 +11,7 @@ import pytest
 from engine.dataset import Dataset
 from engine.features import FeatureSpec
 from tests.conftest import _sign, make_sequence, tiny_config
-from training.generalise import (
-    THRESHOLDS,
-    ClipDecision,
-    accuracy,
-    calibrate,
-    false_accepts,
-    precision,
-)
+from training.generalise import ClipDecision, accuracy, false_accepts, precision
 from training.sentences import SentenceData, attach
 
 
@@ -58,18 +51,16 @@ def test_distractors_leave_out_known_glosses_and_are_deterministic(tiny_data: Pa
 
 
 def test_clip_decision_arithmetic() -> None:
-    dec = [ClipDecision("tea", 0.9), ClipDecision("hello", 0.4), ClipDecision("", 0.0)]
+    dec = [ClipDecision("tea", 0.9), ClipDecision("hello", 0.4, known=False), ClipDecision("", 0)]
     want = ["tea", "coffee", ""]
-    assert accuracy(dec, want, 0.0) == pytest.approx(2 / 3)
-    assert accuracy(dec, want, 0.5) == pytest.approx(2 / 3)  # "hello" rejected: still wrong
-    assert precision(dec, want, 0.0) == pytest.approx(1 / 2)
-    assert precision(dec, want, 0.5) == 1.0
-    unknown = [ClipDecision("tea", c) for c in (0.1, 0.3, 0.5, 0.7, 0.95)]
-    assert false_accepts(unknown, 0.0) == 1.0
-    assert false_accepts(unknown, 0.6) == pytest.approx(2 / 5)
-    t = calibrate(unknown, 0.25)  # at most 1 of 5 may pass: above 0.7, not above 0.95
-    assert 0.7 < t <= 0.95 and false_accepts(unknown, t) == pytest.approx(1 / 5)
-    assert calibrate([ClipDecision("tea", 0.999)], 0.0) == THRESHOLDS[-1]  # cannot: the highest
+    assert accuracy(dec, want, reject=False) == pytest.approx(2 / 3)
+    assert accuracy(dec, want) == pytest.approx(2 / 3)  # "hello" rejected: still wrong
+    assert precision(dec, want, reject=False) == pytest.approx(1 / 2)
+    assert precision(dec, want) == 1.0
+    unknown = [ClipDecision("tea", 0.99, known=k) for k in (True, False, False, True, False)]
+    assert false_accepts(unknown, reject=False) == 1.0
+    assert false_accepts(unknown) == pytest.approx(2 / 5)
+    assert precision([ClipDecision("tea", 0.9, known=False)], ["tea"]) == 1.0  # none given
 
 
 def test_rest_only_sentences_and_longer_pauses_in_training(tiny_data: Path) -> None:

@@ -25,7 +25,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from engine.landmarks import GROUP_INDEX, LEFT_HAND, POSE, RIGHT_HAND, FloatArray, LandmarkSequence
+from engine.landmarks import (
+    GROUP_INDEX,
+    LEFT_HAND,
+    POSE,
+    RIGHT_HAND,
+    FloatArray,
+    LandmarkSequence,
+    lacking_points,
+)
 from engine.resample import resample
 
 __all__ = ["AugmentConfig", "augment"]
@@ -62,7 +70,8 @@ class AugmentConfig:
 def _geometry(seq: LandmarkSequence, cfg: AugmentConfig, rng: np.random.Generator) -> FloatArray:
     """The whole body moved like another camera would show it: ``(T, P, 4)``."""
     p = seq.points.copy()
-    mask = seq.point_mask()
+    # points the source's layout lacks (all zero) stay zero: the features fill them in
+    mask = seq.point_mask() & ~lacking_points(seq.points)
     centre = seq.shoulder_centre()
     sh = np.array([0.5, 0.5], np.float32) if centre is None else centre
     angle = np.deg2rad(rng.uniform(-cfg.rotation_degrees, cfg.rotation_degrees))

@@ -4,7 +4,9 @@ and isolated top-1 accuracy. Prints a table and writes JSON.
 The model is a training checkpoint (``.pt``, run in PyTorch) or an exported ONNX file (run in
 ONNX Runtime exactly as the app runs it). The test data is the run's: sentences synthesised
 only from the held-out signers' samples, and those signers' isolated samples. Decoding goes
-through the engine's :class:`~engine.decoder.GlossDecoder`, the decoder the app uses.
+through the engine's :class:`~engine.decoder.GlossDecoder`, the decoder the app uses, and a
+model that rejects unknown signs (:mod:`engine.rejection`) drops the glosses its rejector
+drops, as the app does (``reject=False``: keep them, to measure what rejection costs).
 """
 
 from __future__ import annotations
@@ -20,16 +22,65 @@ import numpy as np
 import numpy.typing as npt
 
 from engine.atomic import atomic_write_text
-from engine.decoder import DecoderConfig, GlossDecoder
+from engine.decoder import DecoderConfig, DecodeResult, GlossDecoder
+from engine.rejection import Rejector
 from engine.vocabulary import Vocabulary
 from training.config import DataConfig, TrainConfig
 from training.sentences import Example, SentenceData
 from training.wer import corpus_wer
 
-__all__ = ["EvalReport", "evaluate", "heldout_summary", "load_for_eval"]
+__all__ = [
+    "EvalReport",
+    "LoadedModel",
+    "decode_known",
+    "evaluate",
+    "heldout_summary",
+    "known_only",
+    "load_for_eval",
+]
 
 DEFAULT_ALPHAS = (0.0, 0.25, 0.5, 1.0, 1.5)
-LogProbFn = Callable[[Sequence[Example]], list[npt.NDArray[np.float32]]]
+FloatArray = npt.NDArray[np.float32]
+# per example: log-probs (T, C) and, for a model with a rejector, embeddings (T, H)
+OutputFn = Callable[[Sequence[Example]], list[tuple[FloatArray, FloatArray | None]]]
+
+
+@dataclass(frozen=True)
+class LoadedModel:
+    """A checkpoint or ONNX model ready to evaluate."""
+
+    outputs: OutputFn
+    vocab: Vocabulary
+    config: TrainConfig
+    rejector: Rejector | None  # None: the model accepts every gloss
+
+    def log_probs(self, examples: Sequence[Example]) -> list[FloatArray]:
+        return [lp for lp, _ in self.outputs(examples)]
+
+
+def known_only(
+    result: DecodeResult,
+    log_probs: FloatArray,
+    embeddings: FloatArray | None,
+    rejector: Rejector | None,
+    vocabulary: Vocabulary,
+) -> DecodeResult:
+    """``result`` (decoded from ``log_probs``) without the glosses ``rejector`` drops, as the
+    engine drops them."""
+    if rejector is None or embeddings is None or not result.glosses:
+        return result
+    return rejector.drop_unknown(result, log_probs, embeddings, vocabulary)
+
+
+def decode_known(
+    decoder: GlossDecoder,
+    log_probs: FloatArray,
+    embeddings: FloatArray | None,
+    rejector: Rejector | None,
+) -> DecodeResult:
+    """Decode, then drop the glosses ``rejector`` rejects (as the engine does)."""
+    r = decoder.decode(log_probs)
+    return known_only(r, log_probs, embeddings, rejector, decoder.vocabulary)
 
 
 @dataclass
@@ -43,6 +94,9 @@ class EvalReport:
     isolated_accuracy: float | None = None  # top-1 over isolated samples (idle included)
     isolated_samples: int = 0
     seconds: float = 0.0
+    rejection: bool = False  # the model's rejector dropped glosses it took for unknown signs
+    # with a rejector: beam + LM WER per alpha had it kept every gloss
+    beam_no_rejection: dict[str, dict[str, float | int]] = field(default_factory=dict)
 
     @property
     def best_beam_wer(self) -> float | None:
@@ -76,10 +130,8 @@ class EvalReport:
         return "\n".join(rows)
 
 
-def load_for_eval(
-    model_path: str | Path, data: DataConfig | None = None
-) -> tuple[LogProbFn, Vocabulary, TrainConfig]:
-    """A log-prob function, the vocabulary and the run config of a checkpoint or ONNX model."""
+def load_for_eval(model_path: str | Path, data: DataConfig | None = None) -> LoadedModel:
+    """A checkpoint or ONNX model with its vocabulary, run config and rejector."""
     path = Path(model_path)
     if path.suffix == ".onnx":
         from engine.model import OnnxModel
@@ -87,23 +139,34 @@ def load_for_eval(
         onnx = OnnxModel(path, device="cpu", threads=0)
         config = TrainConfig(features=onnx.info.feature_spec.to_dict(), data=data or DataConfig())
 
-        def run_onnx(examples: Sequence[Example]) -> list[npt.NDArray[np.float32]]:
-            return [onnx(e.features) for e in examples]
+        def run_onnx(examples: Sequence[Example]) -> list[tuple[FloatArray, FloatArray | None]]:
+            return [onnx.infer(e.features) for e in examples]
 
-        return run_onnx, onnx.info.vocabulary, config
+        return LoadedModel(run_onnx, onnx.info.vocabulary, config, onnx.info.rejector)
 
     import torch
+    from torch.nn import functional as F
 
-    from training.trainer import load_checkpoint, predict
+    from training.rejection import RejectionFit
+    from training.trainer import batches, load_checkpoint
 
     ck = load_checkpoint(path)
-    model = ck.model()
+    model = ck.model().eval()
     config = ck.config if data is None else replace(ck.config, data=data)
+    fit = RejectionFit.from_dict(ck.extra["rejection"]) if "rejection" in ck.extra else None
 
-    def run_torch(examples: Sequence[Example]) -> list[npt.NDArray[np.float32]]:
-        return predict(model, examples, torch.device("cpu"))
+    @torch.no_grad()
+    def run_torch(examples: Sequence[Example]) -> list[tuple[FloatArray, FloatArray | None]]:
+        out: list[tuple[FloatArray, FloatArray | None]] = []
+        for batch in batches(examples, 64):
+            o = model(batch.x, batch.lengths)
+            lp = F.log_softmax(o.logits.float(), dim=-1).numpy()
+            emb = None if fit is None else o.hidden.float().numpy() @ fit.whitening
+            for i, n in enumerate(batch.lengths.tolist()):
+                out.append((lp[i, :n], None if emb is None else emb[i, :n]))
+        return out
 
-    return run_torch, ck.vocab, config
+    return LoadedModel(run_torch, ck.vocab, config, None if fit is None else fit.rejector())
 
 
 def _isolated_prediction(result_glosses: Sequence[str], confidences: Sequence[float]) -> str:
@@ -123,11 +186,15 @@ def evaluate(
     out_json: str | Path | None = None,
     isolated: bool = True,
     mirrored: bool = False,
+    reject: bool = True,
 ) -> EvalReport:
     """Held-out WER (greedy; beam + LM for each alpha) and isolated top-1; ``mirrored``: the
-    test sentences mirrored (a mirrored webcam, a left-handed signer)."""
+    test sentences mirrored (a mirrored webcam, a left-handed signer); ``reject``: drop the
+    glosses the model's rejector drops (if it has one)."""
     t0 = time.perf_counter()
-    log_probs, vocab, config = load_for_eval(model_path, data)
+    loaded = load_for_eval(model_path, data)
+    vocab, config = loaded.vocab, loaded.config
+    rejector = loaded.rejector if reject else None
     sentence_data = SentenceData(config.data, config.feature_spec)
     if sentence_data.vocab != vocab:
         raise ValueError(
@@ -135,15 +202,16 @@ def evaluate(
             f"{sentence_data.vocab.glosses}"
         )
     test = sentence_data.fixed("test", mirrored)
-    lps = log_probs(test)
+    outs = loaded.outputs(test)
     greedy = GlossDecoder(vocab)
     refs = [list(e.glosses) for e in test]
-    greedy_wer = corpus_wer(zip(refs, (greedy.decode(lp).glosses for lp in lps), strict=True))
+    greedy_hyps = (decode_known(greedy, lp, emb, rejector).glosses for lp, emb in outs)
     report = EvalReport(
         model=str(model_path),
         signers=sentence_data.test_signers,
         sentences=len(test),
-        greedy=greedy_wer.as_dict(),
+        greedy=corpus_wer(zip(refs, greedy_hyps, strict=True)).as_dict(),
+        rejection=rejector is not None,
     )
     if lm_path is not None:
         beam = GlossDecoder(
@@ -151,15 +219,23 @@ def evaluate(
         )
         for alpha in alphas:
             beam.update(replace(beam.config, alpha=alpha))
-            hyps = (beam.decode(lp).glosses for lp in lps)
+            results = [beam.decode(lp) for lp, _ in outs]
+            hyps = (
+                known_only(r, lp, emb, rejector, vocab).glosses
+                for r, (lp, emb) in zip(results, outs, strict=True)
+            )
             report.beam[str(alpha)] = corpus_wer(zip(refs, hyps, strict=True)).as_dict()
+            if rejector is not None:  # what rejection costs on known signs
+                plain = (r.glosses for r in results)
+                wer = corpus_wer(zip(refs, plain, strict=True)).as_dict()
+                report.beam_no_rejection[str(alpha)] = wer
         report.best_alpha = float(min(report.beam, key=lambda a: float(report.beam[a]["wer"])))
         beam.close()
     if isolated:
         iso = sentence_data.isolated("test")
         correct = 0
-        for e, lp in zip(iso, log_probs(iso), strict=True):
-            r = greedy.decode(lp)
+        for e, (lp, emb) in zip(iso, loaded.outputs(iso), strict=True):
+            r = decode_known(greedy, lp, emb, rejector)
             want = e.glosses[0] if e.glosses else ""
             correct += _isolated_prediction(r.glosses, r.confidences) == want
         report.isolated_accuracy = correct / max(1, len(iso))

@@ -3,6 +3,9 @@
 * ``torch.onnx.export(dynamo=True)`` with a dynamic batch and time axis (input ``features``
   ``(B, T, F)`` float32, output ``log_probs`` ``(B, T, C)``); the example has batch 2, since a
   batch-1 example lets the exporter bake a Reshape (FACTS.md);
+* a checkpoint with a rejection fit (:mod:`training.rejection`) gets a second output,
+  ``embedding`` ``(B, T, H)`` = its hidden layer times the whitening, and the class means and
+  threshold in its metadata (:mod:`engine.rejection`);
 * metadata (:data:`engine.model.METADATA_KEYS` and more): glosses, feature spec, fps, window,
   hop, lookahead, family, model spec, training data, held-out results, opset;
 * parity: onnxruntime and PyTorch must agree on random inputs of two lengths, else the export
@@ -31,7 +34,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from engine.atomic import atomic_path
-from engine.model import FORMAT_VERSION, INPUT_NAME, OUTPUT_NAME
+from engine.model import EMBEDDING_NAME, FORMAT_VERSION, INPUT_NAME, OUTPUT_NAME
+from engine.rejection import METADATA_KEY as REJECTION_KEY
+from engine.rejection import Rejector
 from training.trainer import Checkpoint
 
 __all__ = ["ExportResult", "export_onnx", "quantize_int8"]
@@ -51,6 +56,20 @@ class _LogProbs(nn.Module):
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:
         return F.log_softmax(self.model(features).logits, dim=-1)
+
+
+class _LogProbsAndEmbedding(nn.Module):
+    """The exported graph of a model that rejects unknown signs: features -> log-probs and
+    the whitened hidden layer (``engine.rejection``)."""
+
+    def __init__(self, model: nn.Module, whitening: npt.NDArray[np.float32]) -> None:
+        super().__init__()
+        self.model = model
+        self.register_buffer("whitening", torch.from_numpy(np.asarray(whitening, np.float32)))
+
+    def forward(self, features: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        out = self.model(features)
+        return F.log_softmax(out.logits, dim=-1), out.hidden @ self.whitening
 
 
 @dataclass(frozen=True)
@@ -88,10 +107,17 @@ def _metadata(
             }
         ),
         "heldout": json.dumps(heldout or {}),
+        **({REJECTION_KEY: _rejector(ck).to_json()} if "rejection" in ck.extra else {}),
         "opset": str(OPSET),
         "parameters": str(model.num_parameters()),
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
+
+
+def _rejector(ck: Checkpoint) -> Rejector:
+    from training.rejection import RejectionFit
+
+    return RejectionFit.from_dict(ck.extra["rejection"]).rejector()
 
 
 def _set_metadata(proto: onnx.ModelProto, meta: dict[str, str]) -> None:
@@ -108,9 +134,14 @@ def _parity(module: nn.Module, path: Path, dim: int) -> float:
     for t in PARITY_LENGTHS:
         x = rng.normal(0, 1, size=(2, t, dim)).astype(np.float32)
         with torch.no_grad():
-            ref = module(torch.from_numpy(x)).numpy()
-        (got,) = sess.run([OUTPUT_NAME], {INPUT_NAME: x})
-        worst = max(worst, float(np.abs(ref - got).max()))
+            ref = module(torch.from_numpy(x))
+        refs = [r.numpy() for r in (ref if isinstance(ref, tuple) else (ref,))]
+        got = sess.run([o.name for o in sess.get_outputs()], {INPUT_NAME: x})
+        for i, (r, g) in enumerate(zip(refs, got, strict=True)):
+            # embeddings (output 1) are relative to their largest value: whitening makes them
+            # tens where log-probs' winning values are near 0
+            scale = 1.0 if i == 0 else max(1.0, float(np.abs(r).max()))
+            worst = max(worst, float(np.abs(r - g).max()) / scale)
     return worst
 
 
@@ -134,7 +165,10 @@ def export_onnx(
     if window is None:
         context = (model.receptive_field or 0) + (model.lookahead or 0) + hop
         window = max(MIN_WINDOW, context) if model.lookahead is not None else MIN_WINDOW
-    module = _LogProbs(model).eval()
+    fit = ck.extra.get("rejection")
+    module: nn.Module = (
+        _LogProbs(model) if fit is None else _LogProbsAndEmbedding(model, fit["whitening"])
+    ).eval()
     dim = ck.spec.in_dim
     example = torch.zeros(2, window, dim)
     batch, time_ = torch.export.Dim("batch", min=1), torch.export.Dim("time", min=2, max=100_000)
@@ -148,7 +182,7 @@ def export_onnx(
             (example,),
             str(raw),
             input_names=[INPUT_NAME],
-            output_names=[OUTPUT_NAME],
+            output_names=[OUTPUT_NAME] if fit is None else [OUTPUT_NAME, EMBEDDING_NAME],
             dynamo=True,
             opset_version=OPSET,
             dynamic_shapes={"features": {0: batch, 1: time_}},
@@ -157,8 +191,9 @@ def export_onnx(
         proto = onnx.load(str(raw))
         # LSTM graphs declare the example's T on the output although they compute any T:
         # name the axes so onnxruntime does not warn on every window of another length
-        out_dims = proto.graph.output[0].type.tensor_type.shape.dim
-        out_dims[0].dim_param, out_dims[1].dim_param = "batch", "time"
+        for output in proto.graph.output:
+            out_dims = output.type.tensor_type.shape.dim
+            out_dims[0].dim_param, out_dims[1].dim_param = "batch", "time"
         _set_metadata(proto, _metadata(ck, window, hop, name or out.stem, heldout))
         checked = Path(tmp) / "final.onnx"
         onnx.save(proto, str(checked))

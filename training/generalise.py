@@ -10,12 +10,15 @@
    real CAN and NO clips of many people), scored as a 16-way decision: any of the 15 glosses
    or nothing, the way the app decides.
 3. **Out-of-vocabulary rejection**: signs of other vocabularies (WLASL-50's other words,
-   Mexican SL, the tutorial's I-LOVE-YOU) must produce nothing. The model's confidence (the
-   mean posterior of a decoded gloss) is thresholded; the threshold is calibrated on a set of
-   its own, Bhutanese SL words that neither training (whose distractors are other Bhutanese
-   words) nor the test sets use: the lowest threshold whose false-accept rate there is at most
-   ``MAX_FALSE_ACCEPT``. Precision and accuracy of the held-out signer's clips are reported at
-   that threshold, and the threshold travels in the exported model's metadata.
+   Mexican SL, the tutorial's I-LOVE-YOU) must produce nothing (training's distractors are
+   other signs: Bhutanese words and WLASL-50's other half). A gloss's posterior cannot
+   tell (it is near 1.0 for known and unknown signs alike); the model's rejector
+   (:mod:`engine.rejection`, fitted by :mod:`training.rejection`, :func:`ensure_rejection`)
+   drops glosses whose frames are far from every sign it was trained on. Its threshold is
+   calibrated on a set of its own, Bhutanese SL words that neither training (whose
+   distractors are other Bhutanese words) nor the test sets use: at most ``MAX_FALSE_ACCEPT``
+   of those clips may give a gloss. Every rate is reported without and with the rejection,
+   and the rejector travels in the exported model (graph output and metadata).
 
 A clip is decided like an isolated sample in :mod:`training.evaluate`: its edges are held for
 ``ISOLATED_HOLD_S``, the model runs over it, greedy CTC decoding gives glosses with
@@ -37,9 +40,8 @@ from engine.atomic import atomic_write_text
 from engine.dataset import Dataset
 from engine.decoder import GlossDecoder
 from engine.landmarks import LandmarkSequence
-from engine.vocabulary import Vocabulary
 from training.config import TrainConfig, load_config
-from training.evaluate import LogProbFn, evaluate, load_for_eval
+from training.evaluate import LoadedModel, evaluate, load_for_eval
 from training.sentences import ISOLATED_HOLD_S, SentenceData, features_of, hold_edges
 
 __all__ = [
@@ -47,6 +49,7 @@ __all__ = [
     "GeneraliseReport",
     "check_model",
     "ensure_datasets",
+    "ensure_rejection",
     "generalisation_error",
     "leave_one_signer_out",
     "pooled_unknown_and_missed",
@@ -55,13 +58,25 @@ __all__ = [
 REPO = Path(__file__).resolve().parents[1]
 ASL_COFFEE_SIGNERS = ("dmohazab", "TheCamNelson", "Alex")
 MAX_FALSE_ACCEPT = 0.05  # target: at most 5% of unknown-sign clips give a gloss
-THRESHOLDS = tuple(round(float(t), 2) for t in np.arange(0.0, 1.0, 0.02))
 NOTHING = ""
 
 # Bhutanese SL words split in two by gloss: distractors for training, a calibration set for
-# the threshold. "no" and "small" are left out of both: their names are asl-coffee glosses.
+# the rejection threshold. "no" and "small" are left out of both: they are asl-coffee glosses.
 BHUTANESE_DISTRACT = ("come", "flower", "moon", "road", "sleep", "sun", "yes", "predicting.....")
 BHUTANESE_CALIB = ("eat", "good", "more", "same", "star", "thin")
+# WLASL-50's real clips (many signers) split in two by gloss, CAN and NO (cross-dataset checks)
+# left out: sorted, the even-numbered half are distractors for training, the odd-numbered half
+# (training/pretrain.py's held-back half) are unknown-sign test clips
+WLASL_DISTRACT = (
+    "accident", "apple", "before", "black", "book", "change", "color", "cool", "dog", "family",
+    "fish", "graduate", "help", "like", "mother", "orange", "play", "shirt", "table",
+    "thanksgiving", "walk", "white", "woman", "year",
+)  # fmt: skip
+WLASL_TEST = (
+    "all", "bed", "bird", "blue", "bowling", "clothes", "computer", "corn", "drink", "finish",
+    "go", "hat", "hot", "many", "now", "pizza", "school", "study", "tall", "thin", "what", "who",
+    "wrong", "yes",
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -86,6 +101,9 @@ DATASETS = {
     "tutorial-3signs": DataSet("tutorial-3signs", "tutorial-3signs/kamalesh.npz"),
     "msl5": DataSet("msl5", "msl5/msl5.npz", "msl5"),
     "wlasl50-real": DataSet("wlasl50-real", "wlasl50/wlasl50.npz", real_only=True),
+    "wlasl50-distract": DataSet(
+        "wlasl50-distract", "wlasl50/wlasl50.npz", glosses=WLASL_DISTRACT, real_only=True
+    ),
 }
 
 
@@ -122,7 +140,7 @@ OOV_CALIBRATION = ClipSet("Bhutanese SL (calibration)", "bhutanese-calib", other
 OOV_TEST = (
     # "known" marks the glosses the model knows: they are cross-dataset clips, not unknown ones
     ClipSet(
-        "WLASL-50 real clips, other words", "wlasl50-real", {"can": "known", "no": "known"}, NOTHING
+        "WLASL-50 real clips, held-back words", "wlasl50-real", dict.fromkeys(WLASL_TEST, NOTHING)
     ),
     ClipSet("Mexican SL (msl5)", "msl5", others=NOTHING),
     ClipSet("tutorial signer: I-love-you", "tutorial-3signs", {"iloveyou": NOTHING}),
@@ -155,73 +173,86 @@ def ensure_datasets(data_root: Path, data_dir: Path = REPO / "data") -> None:
 class ClipDecision:
     gloss: str  # the most confident decoded gloss, NOTHING if none
     confidence: float  # its mean posterior (0 for nothing)
+    known: bool = True  # the model's rejector keeps it (always, without a rejector)
 
-    def at(self, threshold: float) -> str:
-        return self.gloss if self.confidence >= threshold else NOTHING
-
-
-Loaded = tuple[LogProbFn, Vocabulary, TrainConfig]  # what training.evaluate.load_for_eval gives
+    def given(self, reject: bool = True) -> str:
+        """The answer: the gloss, or NOTHING where ``reject`` and the rejector drops it."""
+        return self.gloss if self.known or not reject else NOTHING
 
 
 def decide_clips(
-    model: str | Path | Loaded, seqs: Sequence[LandmarkSequence]
+    model: str | Path | LoadedModel, seqs: Sequence[LandmarkSequence]
 ) -> list[ClipDecision]:
     """Greedy CTC decision per clip (see the module docstring); ``model`` a path or loaded."""
-    log_probs, vocab, config = model if isinstance(model, tuple) else load_for_eval(model)
-    spec = config.feature_spec
+    loaded = model if isinstance(model, LoadedModel) else load_for_eval(model)
+    spec, vocab = loaded.config.feature_spec, loaded.vocab
     examples = [
         features_of(hold_edges(s, ISOLATED_HOLD_S).replace(glosses=()), spec, vocab) for s in seqs
     ]
     greedy = GlossDecoder(vocab)
     out = []
-    for lp in log_probs(examples):
+    for lp, emb in loaded.outputs(examples):
         r = greedy.decode(lp)
         if not r.glosses:
             out.append(ClipDecision(NOTHING, 0.0))
-        else:
-            k = int(np.argmax(r.confidences))
-            out.append(ClipDecision(r.glosses[k], float(r.confidences[k])))
+            continue
+        k = int(np.argmax(r.confidences))
+        known = True
+        if loaded.rejector is not None and emb is not None:
+            known = loaded.rejector.known(r, lp, emb, vocab)[k]
+        out.append(ClipDecision(r.glosses[k], float(r.confidences[k]), known))
     return out
 
 
-def accuracy(decisions: Sequence[ClipDecision], want: Sequence[str], threshold: float) -> float:
-    return float(np.mean([d.at(threshold) == w for d, w in zip(decisions, want, strict=True)]))
+def accuracy(decisions: Sequence[ClipDecision], want: Sequence[str], reject: bool = True) -> float:
+    return float(np.mean([d.given(reject) == w for d, w in zip(decisions, want, strict=True)]))
 
 
-def false_accepts(decisions: Sequence[ClipDecision], threshold: float) -> float:
-    """Fraction of (unknown-sign) clips that give any gloss at ``threshold``."""
-    return float(np.mean([d.at(threshold) != NOTHING for d in decisions]))
+def false_accepts(decisions: Sequence[ClipDecision], reject: bool = True) -> float:
+    """Fraction of (unknown-sign) clips that give any gloss."""
+    return float(np.mean([d.given(reject) != NOTHING for d in decisions]))
 
 
-def precision(decisions: Sequence[ClipDecision], want: Sequence[str], threshold: float) -> float:
+def precision(decisions: Sequence[ClipDecision], want: Sequence[str], reject: bool = True) -> float:
     """Of the clips that give a gloss, the fraction that give the right one."""
-    given = [(d.at(threshold), w) for d, w in zip(decisions, want, strict=True)]
+    given = [(d.given(reject), w) for d, w in zip(decisions, want, strict=True)]
     accepted = [(g, w) for g, w in given if g != NOTHING]
     return float(np.mean([g == w for g, w in accepted])) if accepted else 1.0
 
 
-def calibrate(calibration: Sequence[ClipDecision], max_false_accept: float) -> float:
-    """The lowest threshold of ``THRESHOLDS`` whose false-accept rate is within the limit."""
-    for t in THRESHOLDS:
-        if false_accepts(calibration, t) <= max_false_accept:
-            return t
-    return THRESHOLDS[-1]
+def ensure_rejection(ckpt: str | Path, data_dir: Path = REPO / "data") -> dict[str, Any]:
+    """Fit and calibrate the checkpoint's rejection of unknown signs unless it has one (saved
+    into the checkpoint atomically); returns the fit's info."""
+    from training.rejection import fit_rejection
+    from training.trainer import load_checkpoint, save_checkpoint
+
+    ck = load_checkpoint(ckpt)
+    if "rejection" not in ck.extra:
+        seqs, _ = OOV_CALIBRATION.clips(data_dir)
+        fit = fit_rejection(ck, seqs, MAX_FALSE_ACCEPT)
+        ck = replace(ck, extra={**ck.extra, "rejection": fit.to_dict()})
+        save_checkpoint(Path(ckpt), ck)
+    info: dict[str, Any] = ck.extra["rejection"]["info"]
+    return info
 
 
 # ---------------------------------------------------------------------- one model
 @dataclass
 class GeneraliseReport:
+    """Rates without and with the model's rejection of unknown signs (``rejection`` False:
+    the model has none, and both are the same)."""
+
     model: str
     held_out_signers: tuple[str, ...]
-    threshold: float
-    calibration_false_accept: float
-    held_out: dict[str, float] = field(default_factory=dict)  # accuracy/precision, 0 and thr
+    rejection: bool
+    calibration_false_accept: float  # on the calibration set, with rejection
+    held_out: dict[str, float] = field(default_factory=dict)  # accuracy/precision
     cross_dataset: dict[str, dict[str, float]] = field(default_factory=dict)
     oov: dict[str, dict[str, float]] = field(default_factory=dict)
 
     @property
     def oov_false_accept(self) -> float:
-        """False accepts over all OOV test clips at the threshold."""
+        """False accepts over all OOV test clips, with rejection."""
         n = sum(v["clips"] for v in self.oov.values())
         return sum(v["false_accept"] * v["clips"] for v in self.oov.values()) / max(1, n)
 
@@ -231,25 +262,19 @@ class GeneraliseReport:
         return d
 
 
-def check_model(
-    model: str | Path,
-    data_dir: Path = REPO / "data",
-    max_false_accept: float = MAX_FALSE_ACCEPT,
-) -> GeneraliseReport:
+def check_model(model: str | Path, data_dir: Path = REPO / "data") -> GeneraliseReport:
     """Cross-dataset and out-of-vocabulary checks of one model (checkpoint or ONNX), and its
-    held-out signers' isolated clips at the calibrated threshold."""
+    held-out signers' isolated clips, without and with its rejection of unknown signs."""
     loaded = load_for_eval(model)  # once: every clip set below runs the same model
     seqs, _ = OOV_CALIBRATION.clips(data_dir)
-    calib = decide_clips(loaded, seqs)
-    thr = calibrate(calib, max_false_accept)
     report = GeneraliseReport(
         model=str(model),
         held_out_signers=(),
-        threshold=thr,
-        calibration_false_accept=false_accepts(calib, thr),
+        rejection=loaded.rejector is not None,
+        calibration_false_accept=false_accepts(decide_clips(loaded, seqs)),
     )
     if Path(model).suffix == ".pt":
-        _, vocab, config = loaded
+        vocab, config = loaded.vocab, loaded.config
         sd = SentenceData(config.data, config.feature_spec)
         report.held_out_signers = sd.test_signers
         iso = [sd.dataset[i] for i in sd.isolated_test]
@@ -259,17 +284,18 @@ def check_model(
         dec = decide_clips(loaded, iso)
         report.held_out = {
             "clips": len(iso),
-            "accuracy": accuracy(dec, want, 0.0),
-            "accuracy_at_threshold": accuracy(dec, want, thr),
-            "precision_at_threshold": precision(dec, want, thr),
+            "accuracy_no_rejection": accuracy(dec, want, reject=False),
+            "accuracy": accuracy(dec, want),
+            "precision_no_rejection": precision(dec, want, reject=False),
+            "precision": precision(dec, want),
         }
     for cs in CROSS_DATASET:
         seqs, want = cs.clips(data_dir)
         dec = decide_clips(loaded, seqs)
         report.cross_dataset[cs.name] = {
             "clips": len(seqs),
-            "accuracy": accuracy(dec, want, 0.0),
-            "accuracy_at_threshold": accuracy(dec, want, thr),
+            "accuracy_no_rejection": accuracy(dec, want, reject=False),
+            "accuracy": accuracy(dec, want),
         }
     for cs in OOV_TEST:
         seqs, want = cs.clips(data_dir)
@@ -277,21 +303,22 @@ def check_model(
         dec = decide_clips(loaded, [seqs[i] for i in keep])
         report.oov[cs.name] = {
             "clips": len(keep),
-            "false_accept_no_threshold": false_accepts(dec, 0.0),
-            "false_accept": false_accepts(dec, thr),
+            "false_accept_no_rejection": false_accepts(dec, reject=False),
+            "false_accept": false_accepts(dec),
         }
     return report
 
 
 def pooled_unknown_and_missed(checks: dict[str, Any]) -> tuple[float, float]:
     """Over all clips of a :class:`GeneraliseReport` dict: the share of unknown-sign clips that
-    give a gloss (no threshold) and the share of cross-dataset clips not recognised."""
+    give a gloss (with the model's rejection) and the share of cross-dataset clips not
+    recognised."""
 
     def pooled(sets: dict[str, dict[str, float]], key: str) -> float:
         n = sum(v["clips"] for v in sets.values())
         return sum(v[key] * v["clips"] for v in sets.values()) / max(1, n)
 
-    oov = pooled(checks["oov"], "false_accept_no_threshold")
+    oov = pooled(checks["oov"], "false_accept")
     return oov, 1.0 - pooled(checks["cross_dataset"], "accuracy")
 
 
@@ -301,7 +328,7 @@ def generalisation_error(
     """How a model does on people, cameras and signs it never saw, one number (lower is
     better): the mean of its held-out signer's beam + LM WER, the same on the mirrored
     sentences (a mirrored webcam, a left-handed signer), its false accepts on every
-    unknown-sign clip (no threshold: the engine applies none) and its misses on the
+    unknown-sign clip (with its rejection, as the engine applies it) and its misses on the
     cross-dataset clips.
 
     ``heldout_eval``, ``mirrored_eval``: :func:`training.evaluate.evaluate` outputs (plain and
@@ -344,10 +371,12 @@ def leave_one_signer_out(
             train(config, resume=True, progress=False)
             done.write_text("ok\n")
         best = config.run_dir / "best.pt"
+        ensure_rejection(best)
         cached = config.run_dir / "generalise.json"
         if cached.exists():
             folds[signer] = json.loads(cached.read_text())
-            continue
+            if "rejection" in folds[signer]["checks"]:  # else from before rejection existed
+                continue
         log(f"evaluate {best}")
         t0 = time.perf_counter()
         ev = evaluate(best, lm).to_dict()

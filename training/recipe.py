@@ -133,7 +133,8 @@ def _evaluate(
 ) -> dict[str, Any]:
     from training.evaluate import DEFAULT_ALPHAS, evaluate
 
-    if not out.exists():
+    # an evaluation from before models rejected unknown signs is stale
+    if not out.exists() or "rejection" not in json.loads(out.read_text()):
         _log(f"evaluate {model}" + (" (mirrored)" if mirrored else ""))
         evaluate(
             model, lm, alphas=alphas or DEFAULT_ALPHAS, out_json=out, isolated=not mirrored,
@@ -144,16 +145,21 @@ def _evaluate(
 
 
 def _row(name: str, ck_path: Path, lm: Path, work: Path) -> dict[str, Any]:
-    """Held-out evaluation, ONNX FP32 + INT8 export, sizes and CPU timing of one model."""
+    """Rejection fit, held-out evaluation, ONNX FP32 + INT8 export, sizes and CPU timing of
+    one model."""
+    from engine.model import read_model_info
     from training.export import export_onnx, quantize_int8
+    from training.generalise import ensure_rejection
     from training.trainer import load_checkpoint
 
+    ensure_rejection(ck_path)
     ck = load_checkpoint(ck_path)
     onnx_path = work / "onnx" / f"{name}.onnx"
     int8_path = work / "onnx" / f"{name}.int8.onnx"
     metrics = _evaluate(ck_path, lm, work / "eval" / f"{name}.json")
-    if not onnx_path.exists():
+    if not onnx_path.exists() or read_model_info(onnx_path).rejector is None:
         export_onnx(ck, onnx_path, name=name, heldout=heldout_summary(metrics))
+        int8_path.unlink(missing_ok=True)
     if not int8_path.exists():
         quantize_int8(onnx_path, int8_path, "dynamic")
     return {
@@ -237,7 +243,10 @@ def run_recipe(
         train_peer(base.data, work / "peer")
     peer = json.loads(peer_json.read_text())
 
-    # 4.-5. evaluate, export, time
+    # 4.-5. rejection of unknown signs, evaluate, export, time
+    from training.generalise import ensure_datasets
+
+    ensure_datasets(root)  # the unknown-sign calibration set
     rows = {name: _row(name, ck_path, lm, work) for name, ck_path in ckpts.items()}
     peer_row = {
         "parameters": peer["parameters"],
@@ -248,21 +257,15 @@ def run_recipe(
     }
 
     # 6. generalisation
-    from training.generalise import (
-        check_model,
-        ensure_datasets,
-        generalisation_error,
-        leave_one_signer_out,
-    )
+    from training.generalise import check_model, generalisation_error, leave_one_signer_out
 
-    ensure_datasets(root)
     loso = leave_one_signer_out(
         CONFIGS / "generalist.toml", lm, work / "generalise", _preset_overrides(preset), log=_log
     )
     students = [n for n in rows if n.startswith("student")]
     for name in students:
         checks = work / "generalise" / f"{name}.checks.json"
-        if not checks.exists():
+        if not checks.exists() or "rejection" not in json.loads(checks.read_text()):
             _log(f"generalisation checks of {name}")
             atomic_write_text(checks, json.dumps(check_model(ckpts[name]).to_dict(), indent=1))
         rows[name]["checks"] = json.loads(checks.read_text())
@@ -294,10 +297,11 @@ def run_recipe(
         best_ck, target, name=DEFAULT_MODEL_NAME, heldout=heldout_summary(rows[best]["eval"])
     )
     shutil.copyfile(lm, models / f"{DEFAULT_MODEL_NAME}.arpa")
-    # the checkpoint "Record and teach" fine-tunes (weights only: no optimiser state)
+    # the checkpoint "Record and teach" fine-tunes (weights and rejection: no optimiser state)
     from training.trainer import save_checkpoint
 
-    save_checkpoint(models / f"{DEFAULT_MODEL_NAME}.pt", replace(best_ck, extra={}))
+    rejection = {"rejection": best_ck.extra["rejection"]} if "rejection" in best_ck.extra else {}
+    save_checkpoint(models / f"{DEFAULT_MODEL_NAME}.pt", replace(best_ck, extra=rejection))
 
     # 8. BOSTON-104 and WLASL-50
     boston, wlasl = (

@@ -20,7 +20,7 @@ import numpy.typing as npt
 
 from engine.dataset import Dataset, SampleInfo
 from engine.features import FeatureSpec, compute_features
-from engine.landmarks import GROUP_INDEX, NUM_POINTS, LandmarkSequence
+from engine.landmarks import GROUP_INDEX, NUM_POINTS, LandmarkSequence, lacking_points
 from engine.resample import resample
 from engine.vocabulary import Vocabulary
 from training.augment import AugmentConfig, augment
@@ -82,7 +82,7 @@ def attach(
     points = other.points.copy()
     a, b = seq.shoulder_centre(), other.shoulder_centre()
     if a is not None and b is not None:
-        mask = other.point_mask()
+        mask = other.point_mask() & ~lacking_points(other.points)  # lacking points stay zero
         points[..., :2] = np.where(mask[..., None], points[..., :2] + (a - b), 0.0)
     n_points = min(seq.points.shape[1], points.shape[1])
     parts = [points[:, :n_points], seq.points[:, :n_points]]

@@ -123,7 +123,8 @@ class Checkpoint:
     epoch: int  # epochs completed
     best_wer: float
     history: list[dict[str, Any]] = field(default_factory=list)
-    extra: dict[str, Any] = field(default_factory=dict)  # optimiser, scheduler, projection
+    # optimiser, scheduler, projection; "rejection": a training.rejection.RejectionFit dict
+    extra: dict[str, Any] = field(default_factory=dict)
 
     def model(self) -> SequenceModel:
         model = model_from_spec(self.spec)
@@ -158,7 +159,9 @@ def load_checkpoint(path: str | os.PathLike[str]) -> Checkpoint:
         raise ValueError(f"{path}: not a readable checkpoint ({e})") from e
     if not isinstance(d, dict) or d.get("version") != CHECKPOINT_VERSION:
         raise ValueError(f"{path}: not a SignStream checkpoint (version {CHECKPOINT_VERSION})")
-    extra = {k: d[k] for k in ("optimizer", "scheduler", "projection", "step") if k in d}
+    extra = {
+        k: d[k] for k in ("optimizer", "scheduler", "projection", "step", "rejection") if k in d
+    }
     return Checkpoint(
         config=config_from_dict(TrainConfig, d["config"]),
         spec=ModelSpec.from_dict(d["model_spec"]),
