@@ -32,6 +32,7 @@ from training.wer import corpus_wer
 __all__ = [
     "EvalReport",
     "LoadedModel",
+    "beam_wer",
     "decode_known",
     "evaluate",
     "heldout_summary",
@@ -97,6 +98,7 @@ class EvalReport:
     rejection: bool = False  # the model's rejector dropped glosses it took for unknown signs
     # with a rejector: beam + LM WER per alpha had it kept every gloss
     beam_no_rejection: dict[str, dict[str, float | int]] = field(default_factory=dict)
+    isolated_accuracy_no_rejection: float | None = None
 
     @property
     def best_beam_wer(self) -> float | None:
@@ -226,19 +228,23 @@ def evaluate(
             )
             report.beam[str(alpha)] = corpus_wer(zip(refs, hyps, strict=True)).as_dict()
             if rejector is not None:  # what rejection costs on known signs
-                plain = (r.glosses for r in results)
-                wer = corpus_wer(zip(refs, plain, strict=True)).as_dict()
+                kept_all = (r.glosses for r in results)
+                wer = corpus_wer(zip(refs, kept_all, strict=True)).as_dict()
                 report.beam_no_rejection[str(alpha)] = wer
         report.best_alpha = float(min(report.beam, key=lambda a: float(report.beam[a]["wer"])))
         beam.close()
     if isolated:
         iso = sentence_data.isolated("test")
-        correct = 0
+        correct, correct_plain = 0, 0
         for e, (lp, emb) in zip(iso, loaded.outputs(iso), strict=True):
-            r = decode_known(greedy, lp, emb, rejector)
+            plain = greedy.decode(lp)
+            r = known_only(plain, lp, emb, rejector, vocab)
             want = e.glosses[0] if e.glosses else ""
             correct += _isolated_prediction(r.glosses, r.confidences) == want
+            correct_plain += _isolated_prediction(plain.glosses, plain.confidences) == want
         report.isolated_accuracy = correct / max(1, len(iso))
+        if rejector is not None:
+            report.isolated_accuracy_no_rejection = correct_plain / max(1, len(iso))
         report.isolated_samples = len(iso)
     report.seconds = time.perf_counter() - t0
     if out_json is not None:
@@ -246,12 +252,29 @@ def evaluate(
     return report
 
 
-def heldout_summary(metrics: dict[str, Any]) -> dict[str, Any]:
-    """What a model's metadata keeps of an evaluation (``EvalReport.to_dict()``)."""
+def beam_wer(evaluation: dict[str, Any], rejection: bool = True) -> tuple[float, float]:
+    """``(WER, alpha)``: the best beam + LM WER of an :meth:`EvalReport.to_dict` over its
+    alphas, with the model's rejection of unknown signs or without it (a model without a
+    rejector: the same)."""
+    beam = evaluation["beam"] if rejection else evaluation.get("beam_no_rejection") or {}
+    if not beam:
+        beam = evaluation["beam"]
+    alpha = min(beam, key=lambda a: float(beam[a]["wer"]))
+    return float(beam[alpha]["wer"]), float(alpha)
+
+
+def heldout_summary(metrics: dict[str, Any], rejection: bool = True) -> dict[str, Any]:
+    """What a model's metadata keeps of an evaluation (``EvalReport.to_dict()``), with its
+    rejection of unknown signs or without (the model as exported)."""
+    wer, alpha = beam_wer(metrics, rejection)
+    iso = metrics["isolated_accuracy"]
+    if not rejection and metrics.get("isolated_accuracy_no_rejection") is not None:
+        iso = metrics["isolated_accuracy_no_rejection"]
     return {
         "signers": metrics["signers"],
         "wer_greedy": metrics["greedy"]["wer"],
-        "wer_beam_lm": metrics["best_beam_wer"],
-        "lm_alpha": metrics["best_alpha"],
-        "isolated_top1": metrics["isolated_accuracy"],
+        "wer_beam_lm": wer,
+        "lm_alpha": alpha,
+        "isolated_top1": iso,
+        "rejection": rejection and bool(metrics.get("rejection")),
     }

@@ -16,7 +16,8 @@ training runs resume from their last checkpoint):
    config, and the cross-dataset and out-of-vocabulary checks of every student and fold; the
    fold that holds out the recipe's test signer joins the students as the ``generalist`` row;
 7. of those, the model that generalises best (``training.generalise.generalisation_error``:
-   held-out WER, out-of-vocabulary false accepts, cross-dataset misses) becomes the app's
+   held-out WER, mirrored WER, out-of-vocabulary false accepts, cross-dataset misses), with
+   its rejection of unknown signs or without it (whichever is better), becomes the app's
    default model in ``models/`` with its LM and a model card, not the best in-domain score;
 8. the real continuous BOSTON-104 sentences (hand/nose tracks, training/boston.py) and the
    WLASL-50 real clips (training/wlasl.py).
@@ -279,23 +280,38 @@ def run_recipe(
         rows[GENERALIST]["checks"] = loso["folds"][held_out[0]]["checks"]
         students.append(GENERALIST)
 
-    # 7. the default model: the one that generalises best (training.generalise)
+    # 7. the default model: the one that generalises best (training.generalise), with its
+    # rejection of unknown signs or without it, whichever generalises better
+    from training.evaluate import beam_wer
+
     for name in students:
+        ev = rows[name]["eval"]
+        alphas = sorted({beam_wer(ev, True)[1], beam_wer(ev, False)[1]})
         rows[name]["eval_mirrored"] = _evaluate(
             ckpts[name], lm, work / "eval" / f"{name}.mirrored.json", mirrored=True,
-            alphas=(rows[name]["eval"]["best_alpha"],),
+            alphas=tuple(alphas),
         )  # fmt: skip
-        rows[name]["generalisation_error"] = generalisation_error(
-            rows[name]["eval"], rows[name]["eval_mirrored"], rows[name]["checks"]
-        )
-    best = min(students, key=lambda n: rows[n]["generalisation_error"])
+        rows[name]["generalisation_error"] = {
+            str(rejection): generalisation_error(
+                ev, rows[name]["eval_mirrored"], rows[name]["checks"], rejection
+            )
+            for rejection in (True, False)
+        }
+    best, best_rejection = min(
+        ((n, r) for n in students for r in (True, False)),
+        key=lambda c: rows[c[0]]["generalisation_error"][str(c[1])],
+    )
     models = Path(models_dir)
     models.mkdir(parents=True, exist_ok=True)
     target = models / f"{DEFAULT_MODEL_NAME}.onnx"
     best_ck = load_checkpoint(ckpts[best])
+    if not best_rejection:  # shipped without: the model keeps every gloss
+        kept = {k: v for k, v in best_ck.extra.items() if k != "rejection"}
+        best_ck = replace(best_ck, extra=kept)
     export_onnx(
-        best_ck, target, name=DEFAULT_MODEL_NAME, heldout=heldout_summary(rows[best]["eval"])
-    )
+        best_ck, target, name=DEFAULT_MODEL_NAME,
+        heldout=heldout_summary(rows[best]["eval"], best_rejection),
+    )  # fmt: skip
     shutil.copyfile(lm, models / f"{DEFAULT_MODEL_NAME}.arpa")
     # the checkpoint "Record and teach" fine-tunes (weights and rejection: no optimiser state)
     from training.trainer import save_checkpoint
@@ -314,6 +330,7 @@ def run_recipe(
         "rows": rows,
         "peer": peer_row,
         "default_model": best,
+        "default_model_rejection": best_rejection,
         "generalise": loso,
         "boston": boston,
         "wlasl": wlasl,
