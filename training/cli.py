@@ -194,6 +194,25 @@ def _add_eval_export_lm(tsub: Any) -> None:
     p.add_argument("--data-root", default=None, help="the shared data (default $SIGNSTREAM_DATA)")
     p.set_defaults(func=_generalise)
 
+    p = tsub.add_parser(
+        "reject", help="fit a checkpoint's rejection of unknown signs (kept in the checkpoint)"
+    )
+    p.add_argument("checkpoint", type=Path, help="a training checkpoint (.pt), updated in place")
+    p.add_argument("--data-root", default=None, help="the shared data (default $SIGNSTREAM_DATA)")
+    p.set_defaults(func=_reject)
+
+
+def _reject(args: argparse.Namespace, overrides: list[str]) -> int:
+    import json
+    import os
+
+    from training.generalise import REPO, ensure_datasets, ensure_rejection
+
+    root = args.data_root or os.environ.get("SIGNSTREAM_DATA", str(REPO.parent / "shared" / "data"))
+    ensure_datasets(Path(root))  # the calibration set of unknown signs
+    print(json.dumps(ensure_rejection(args.checkpoint), indent=1))
+    return 0
+
 
 def _generalise(args: argparse.Namespace, overrides: list[str]) -> int:
     import json

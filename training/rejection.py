@@ -1,6 +1,6 @@
 """Fit and calibrate a model's out-of-vocabulary rejection (used by :mod:`engine.rejection`).
 
-    signstream train reject CKPT [--out CKPT]    # fit on its training signers, calibrate, save
+    signstream train reject CKPT    # fit on its training signers, calibrate, save into CKPT
 
 1. **Fit** on the training signers' isolated clips of the model's own glosses: the model runs
    over each clip as over an isolated sample (edges held); the mean hidden vector over the
