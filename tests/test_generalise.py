@@ -97,3 +97,40 @@ def test_mirrored_test_sentences_are_the_same_sentences_mirrored(tiny_data: Path
         np.mean([np.allclose(x.features, y.features, atol=1e-5) for x, y in zip(a, b, strict=True)])
         >= 0.8
     )
+
+
+def test_generalisation_error_with_and_without_rejection() -> None:
+    from training.evaluate import beam_wer, heldout_summary
+    from training.generalise import generalisation_error
+
+    def wer(x: float) -> dict[str, float]:
+        return {"wer": x}
+
+    heldout = {
+        "signers": ["s3"], "greedy": wer(0.3), "isolated_accuracy": 0.5,
+        "isolated_accuracy_no_rejection": 0.7, "rejection": True,
+        "beam": {"0.5": wer(0.4), "1.0": wer(0.2)},
+        "beam_no_rejection": {"0.5": wer(0.1), "1.0": wer(0.15)},
+    }  # fmt: skip
+    mirrored = {"beam": {"0.5": wer(0.5), "1.0": wer(0.3)},
+                "beam_no_rejection": {"0.5": wer(0.2), "1.0": wer(0.9)}}  # fmt: skip
+    checks = {
+        "oov": {"a": {"clips": 3, "false_accept": 0.0, "false_accept_no_rejection": 1 / 3},
+                "b": {"clips": 1, "false_accept": 0.0, "false_accept_no_rejection": 1.0}},
+        "cross_dataset": {"c": {"clips": 2, "accuracy": 0.5, "accuracy_no_rejection": 1.0}},
+    }  # fmt: skip
+    assert beam_wer(heldout, True) == (0.2, 1.0) and beam_wer(heldout, False) == (0.1, 0.5)
+    # the mirrored WER is taken at the held-out WER's alpha
+    assert generalisation_error(heldout, mirrored, checks, True) == pytest.approx(
+        (0.2 + 0.3 + 0.0 + 0.5) / 4
+    )
+    assert generalisation_error(heldout, mirrored, checks, False) == pytest.approx(
+        (0.1 + 0.2 + 0.5 + 0.0) / 4
+    )
+    summary = heldout_summary(heldout, rejection=False)
+    assert (summary["wer_beam_lm"], summary["lm_alpha"], summary["isolated_top1"]) == (
+        0.1,
+        0.5,
+        0.7,
+    )
+    assert summary["rejection"] is False and heldout_summary(heldout)["rejection"] is True
