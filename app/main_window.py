@@ -378,6 +378,12 @@ class MainWindow(QMainWindow):
         note = f"{info.name}: {len(info.vocabulary)} glosses. Sample counts: " + (
             where if counts else f"not available ({where})."
         )
+        note += (
+            " Signs it does not know are rejected (a gloss far from every sign it was trained"
+            " on is not shown)."
+            if info.rejector is not None
+            else " It has no rejection of signs it does not know."
+        )
         return lines, note
 
     @Slot()
