@@ -99,6 +99,7 @@ class EvalReport:
     # with a rejector: beam + LM WER per alpha had it kept every gloss
     beam_no_rejection: dict[str, dict[str, float | int]] = field(default_factory=dict)
     isolated_accuracy_no_rejection: float | None = None
+    greedy_no_rejection: dict[str, float | int] = field(default_factory=dict)
 
     @property
     def best_beam_wer(self) -> float | None:
@@ -207,7 +208,11 @@ def evaluate(
     outs = loaded.outputs(test)
     greedy = GlossDecoder(vocab)
     refs = [list(e.glosses) for e in test]
-    greedy_hyps = (decode_known(greedy, lp, emb, rejector).glosses for lp, emb in outs)
+    greedy_results = [greedy.decode(lp) for lp, _ in outs]
+    greedy_hyps = (
+        known_only(r, lp, emb, rejector, vocab).glosses
+        for r, (lp, emb) in zip(greedy_results, outs, strict=True)
+    )
     report = EvalReport(
         model=str(model_path),
         signers=sentence_data.test_signers,
@@ -215,6 +220,9 @@ def evaluate(
         greedy=corpus_wer(zip(refs, greedy_hyps, strict=True)).as_dict(),
         rejection=rejector is not None,
     )
+    if rejector is not None:
+        kept_all = (r.glosses for r in greedy_results)
+        report.greedy_no_rejection = corpus_wer(zip(refs, kept_all, strict=True)).as_dict()
     if lm_path is not None:
         beam = GlossDecoder(
             vocab, str(lm_path), DecoderConfig(method="beam", beam_width=beam_width, beta=beta)
@@ -267,12 +275,14 @@ def heldout_summary(metrics: dict[str, Any], rejection: bool = True) -> dict[str
     """What a model's metadata keeps of an evaluation (``EvalReport.to_dict()``), with its
     rejection of unknown signs or without (the model as exported)."""
     wer, alpha = beam_wer(metrics, rejection)
-    iso = metrics["isolated_accuracy"]
+    iso, greedy = metrics["isolated_accuracy"], metrics["greedy"]
     if not rejection and metrics.get("isolated_accuracy_no_rejection") is not None:
         iso = metrics["isolated_accuracy_no_rejection"]
+    if not rejection and metrics.get("greedy_no_rejection"):
+        greedy = metrics["greedy_no_rejection"]
     return {
         "signers": metrics["signers"],
-        "wer_greedy": metrics["greedy"]["wer"],
+        "wer_greedy": greedy["wer"],
         "wer_beam_lm": wer,
         "lm_alpha": alpha,
         "isolated_top1": iso,

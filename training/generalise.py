@@ -383,7 +383,7 @@ def leave_one_signer_out(
         if cached.exists():
             folds[signer] = json.loads(cached.read_text())
             # else from before models rejected unknown signs
-            if "isolated_accuracy_no_rejection" in folds[signer]["eval"]:
+            if "greedy_no_rejection" in folds[signer]["eval"]:
                 continue
         log(f"evaluate {best}")
         t0 = time.perf_counter()

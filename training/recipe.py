@@ -135,7 +135,7 @@ def _evaluate(
     from training.evaluate import DEFAULT_ALPHAS, evaluate
 
     # an evaluation from before models rejected unknown signs is stale
-    if not out.exists() or "rejection" not in json.loads(out.read_text()):
+    if not out.exists() or "greedy_no_rejection" not in json.loads(out.read_text()):
         _log(f"evaluate {model}" + (" (mirrored)" if mirrored else ""))
         evaluate(
             model, lm, alphas=alphas or DEFAULT_ALPHAS, out_json=out, isolated=not mirrored,

@@ -43,23 +43,24 @@ def results_markdown(s: dict[str, Any]) -> str:
         f"(coffee-shop grammar, real isolated signs joined with real idle pauses), and their "
         f"{any_eval['isolated_samples']} isolated clips (idle included: the right answer for an "
         "idle clip is no gloss).",
-        "WER = (substitutions + deletions + insertions) / reference glosses. WER and top-1 are "
-        "with each model's rejection of unknown signs (a rejected gloss is a deletion); the "
-        "'no rejection' column keeps every gloss.",
+        "WER = (substitutions + deletions + insertions) / reference glosses. The models keep every "
+        "gloss they decode; 'with rejection': the same with the model's rejection of unknown "
+        "signs (engine/rejection.py; a rejected gloss is a deletion).",
         "",
         "| model | role | parameters | ONNX FP32 / INT8 | CPU ms per window (FP32 / INT8) "
-        "| isolated top-1 | WER greedy | WER beam + LM (alpha) | same, no rejection "
+        "| isolated top-1 | WER greedy | WER beam + LM (alpha) | same, with rejection "
         "| WER beam + LM, INT8 |",
         "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for name, r in rows.items():
         e, q = r["eval"], r["eval_int8"]
+        p = _plain(e)
         lines.append(
             f"| {name} ({r['family']}) | {ROLES.get(name, '')} | {r['parameters']:,} "
             f"| {r['onnx_mb']:.2f} / {r['int8_mb']:.2f} MB | {r['cpu_ms']:.2f} / "
-            f"{r['cpu_ms_int8']:.2f} | {_pct(e['isolated_accuracy'])} | {_pct(e['greedy']['wer'])} "
-            f"| {_pct(e['best_beam_wer'])} ({e['best_alpha']}) | {_no_rejection_wer(e)} "
-            f"| {_pct(q['best_beam_wer'])} |"
+            f"{r['cpu_ms_int8']:.2f} | {_pct(p['isolated'])} | {_pct(p['greedy'])} "
+            f"| {_pct(p['beam'])} ({p['alpha']}) | {_pct(e['best_beam_wer'])} "
+            f"| {_pct(_plain(q)['beam'])} |"
         )
     peer = s["peer"]
     lines.append(
@@ -74,7 +75,7 @@ def results_markdown(s: dict[str, Any]) -> str:
         for name in ("student-distilled", "student-distilled-multi"):
             if name not in rows:
                 continue
-            b, t, d = (x["eval"]["best_beam_wer"] for x in (base, teacher, rows[name]))
+            b, t, d = (_plain(x["eval"])["beam"] for x in (base, teacher, rows[name]))
             gap = b - t
             recovered = (b - d) / gap if gap > 0 else None
             lines.append(
@@ -148,11 +149,15 @@ def _checks_cells(c: dict[str, Any]) -> str:
     )
 
 
-def _no_rejection_wer(e: dict[str, Any]) -> str:
-    """Beam + LM WER at the chosen alpha had the rejector kept every gloss."""
-    plain = e.get("beam_no_rejection") or {}
-    alpha = str(e.get("best_alpha"))
-    return _pct(plain[alpha]["wer"]) if alpha in plain else "–"
+def _plain(e: dict[str, Any]) -> dict[str, Any]:
+    """An evaluation as it would be without the model's rejection of unknown signs."""
+    wer, alpha = beam_wer(e, rejection=False)
+    return {
+        "greedy": (e.get("greedy_no_rejection") or e["greedy"])["wer"],
+        "beam": wer,
+        "alpha": alpha,
+        "isolated": e.get("isolated_accuracy_no_rejection") or e.get("isolated_accuracy"),
+    }
 
 
 def _generalisation(s: dict[str, Any]) -> list[str]:
@@ -176,19 +181,19 @@ def _generalisation(s: dict[str, Any]) -> list[str]:
         "",
         "### Leave-one-signer-out on asl-coffee (generalist config)",
         "",
-        "| held-out signer | isolated clips | isolated top-1 | same, no rejection | WER greedy "
-        "| WER beam + LM (alpha) | same, no rejection (alpha) |",
+        "| held-out signer | isolated clips | isolated top-1 | WER greedy | WER beam + LM "
+        "(alpha) | with rejection: isolated top-1 | with rejection: WER beam + LM |",
         "|---|---|---|---|---|---|---|",
     ]
     for signer, f in folds.items():
         e = f["eval"]
-        plain, alpha = beam_wer(e, rejection=False)
+        p = _plain(e)
         lines.append(
-            f"| {signer} | {e['isolated_samples']} | {_pct(e['isolated_accuracy'])} "
-            f"| {_pct(e.get('isolated_accuracy_no_rejection'))} | {_pct(e['greedy']['wer'])} "
-            f"| {_pct(e['best_beam_wer'])} ({e['best_alpha']}) | {_pct(plain)} ({alpha}) |"
+            f"| {signer} | {e['isolated_samples']} | {_pct(p['isolated'])} "
+            f"| {_pct(p['greedy'])} | {_pct(p['beam'])} ({p['alpha']}) "
+            f"| {_pct(e['isolated_accuracy'])} | {_pct(e['best_beam_wer'])} |"
         )
-    for rejection, suffix in ((True, ""), (False, "_no_rejection")):
+    for rejection, suffix in ((False, "_no_rejection"), (True, "")):
         if "isolated_top1_mean" + suffix not in g:
             continue
         lines += [
@@ -316,7 +321,7 @@ def model_card(s: dict[str, Any], ck: Checkpoint) -> str:
             f"- Data: asl-coffee words (ASL, MediaPipe Holistic landmarks), signers "
             f"{', '.join(sorted(set(e['signers']) ^ set(['Alex', 'TheCamNelson', 'dmohazab'])))} "
             f"for training; continuous sentences synthesised from the grammar `{data.grammar}`.",
-            f"- Held-out signer(s) {', '.join(e['signers'])}: WER {_pct(e['greedy']['wer'])} "
+            f"- Held-out signer(s) {', '.join(e['signers'])}: WER {_pct(h['wer_greedy'])} "
             f"greedy, {_pct(h['wer_beam_lm'])} with the LM `asl-coffee-student.arpa` "
             f"(alpha {h['lm_alpha']}); isolated top-1 {_pct(h['isolated_top1'])}.",
             (
