@@ -175,9 +175,8 @@ def _generalisation(s: dict[str, Any]) -> list[str]:
         "(`training/configs/generalist.toml`): canonical signing hand, augmentations of other "
         "people and cameras, signs of other vocabularies attached to sentences unlabelled "
         "(Bhutanese SL words; WLASL-50's real clips of half its words, many signers), and more "
-        "rest (longer pauses, pause-only sentences). Numbers are with each model's rejection of "
-        "unknown signs (engine/rejection.py, training/rejection.py) and without it where "
-        "marked.",
+        "rest (longer pauses, pause-only sentences). Numbers are given without and with each "
+        "model's rejection of unknown signs (engine/rejection.py, training/rejection.py).",
         "",
         "### Leave-one-signer-out on asl-coffee (generalist config)",
         "",
