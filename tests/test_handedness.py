@@ -98,9 +98,9 @@ def model_inputs(onnx: Path, seq: LandmarkSequence) -> list[FloatArray]:
     model = rec.model
 
     class Recording:
-        def __call__(self, features: FloatArray) -> FloatArray:
+        def infer(self, features: FloatArray) -> tuple[FloatArray, None]:
             seen.append(features.copy())
-            return model(features)
+            return model(features), None
 
     rec.model = Recording()  # type: ignore[assignment]
     stage: dict[str, float] = {}
