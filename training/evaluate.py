@@ -33,7 +33,6 @@ __all__ = [
     "EvalReport",
     "LoadedModel",
     "beam_wer",
-    "decode_known",
     "evaluate",
     "heldout_summary",
     "known_only",
@@ -71,17 +70,6 @@ def known_only(
     if rejector is None or embeddings is None or not result.glosses:
         return result
     return rejector.drop_unknown(result, log_probs, embeddings, vocabulary)
-
-
-def decode_known(
-    decoder: GlossDecoder,
-    log_probs: FloatArray,
-    embeddings: FloatArray | None,
-    rejector: Rejector | None,
-) -> DecodeResult:
-    """Decode, then drop the glosses ``rejector`` rejects (as the engine does)."""
-    r = decoder.decode(log_probs)
-    return known_only(r, log_probs, embeddings, rejector, decoder.vocabulary)
 
 
 @dataclass

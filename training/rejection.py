@@ -57,7 +57,6 @@ __all__ = [
 ]
 
 SHRINKAGE = 0.1  # weight of the scaled identity in the covariance (measured: 1e-3..0.1 alike)
-MIN_CLASS_CLIPS = 1  # a class needs this many clips where it wins to get a mean
 
 FloatArray = npt.NDArray[np.float32]
 
@@ -217,8 +216,7 @@ def fit_rejection(
     dev = SentenceData(ck.config.data, ck.config.feature_spec).fixed("dev")
     in_sentences = sentence_samples(ck, dev)
     seen += in_sentences
-    counts = {g: sum(1 for _, x in seen if x == g) for g in sorted({g for _, g in seen})}
-    glosses = [g for g, n in counts.items() if n >= MIN_CLASS_CLIPS]
+    glosses = sorted({g for _, g in seen})  # every class with a clip where it wins
     if len(glosses) < 2:
         raise ValueError("fewer than two glosses are recognised on their training clips")
     index = {g: i for i, g in enumerate(glosses)}
