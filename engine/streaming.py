@@ -17,6 +17,15 @@ hypothesis as a ``partial`` :class:`~engine.events.GlossEvent`. Glosses become f
   so the segment stays bounded, and once only: the frames that continue it (its class still
   the best) are dropped.
 
+* **settled gloss** (``settle_s > 0``): one class has been the best, at a posterior of at
+  least ``settle_prob``, for ``settle_s`` in a row. The segment up to that frame is decoded and
+  committed, the signer still in the sign: this model's posteriors of a sign run on for a few
+  tenths of a second after the sign ends (its lookahead and the hands going back to rest), so
+  waiting for the pause after them put the commit about a second after the sign. The frames
+  that continue the gloss (its class still the best) are dropped, as for a long segment, so
+  it is committed once. A model whose posteriors are single-frame spikes never settles and
+  commits at pauses only.
+
 Commit decisions depend only on the frames, never on how they were chunked: cut points are
 computed from frame positions (a pause ends exactly ``pause_frames`` after its last active
 frame, a long segment exactly ``max_segment_frames`` after its start), and leading idle frames
@@ -70,6 +79,8 @@ DEFAULT_PAUSE_S = 0.3
 DEFAULT_MAX_SEGMENT_S = 8.0  # bounds decoder cost per hop (it decodes the open segment)
 DEFAULT_IDLE_BLANK_PROB = 0.5  # CTC blanks are peaky: idle frames sit near 1.0
 DEFAULT_LEAD_S = 0.2  # idle frames kept before a segment's first active frame
+DEFAULT_SETTLE_S = 0.3  # see StreamingConfig.settle_s (bench/streaming.py)
+DEFAULT_SETTLE_PROB = 0.9
 MAX_CONTEXT = 16  # committed glosses kept as LM context (KenLM orders stop at 6)
 
 
@@ -87,11 +98,15 @@ class StreamingConfig:
     # idle frames kept before the first active frame of a segment (context for the decoder,
     # e.g. a weak start of a sign); older idle frames are dropped
     lead_s: float = DEFAULT_LEAD_S
+    # a gloss whose class is the best, at >= settle_prob, for settle_s in a row is committed
+    # then, while the sign goes on (0: only pauses and long segments commit)
+    settle_s: float = DEFAULT_SETTLE_S
+    settle_prob: float = DEFAULT_SETTLE_PROB
     # a partial after every push even when the hypothesis did not change (else only changes)
     emit_unchanged_partials: bool = False
 
     def __post_init__(self) -> None:
-        for name in ("fps", "pause_s", "max_segment_s", "lead_s", "min_confidence"):
+        for name in ("fps", "pause_s", "max_segment_s", "lead_s", "min_confidence", "settle_s"):
             value = getattr(self, name)
             if not math.isfinite(value) or value < 0:
                 raise ValueError(f"{name} must be a finite number >= 0, got {value}")
@@ -99,6 +114,8 @@ class StreamingConfig:
             raise ValueError(f"fps and pause_s must be > 0, got {self.fps}, {self.pause_s}")
         if self.min_confidence > 1:
             raise ValueError(f"min_confidence must be in [0, 1], got {self.min_confidence}")
+        if not 0.5 < self.settle_prob <= 1:  # above 0.5: one class per frame at most
+            raise ValueError(f"settle_prob must be in (0.5, 1], got {self.settle_prob}")
         if not 0 < self.idle_blank_prob <= 1:
             raise ValueError(f"idle_blank_prob must be in (0, 1], got {self.idle_blank_prob}")
         if self.max_segment_frames <= max(self.pause_frames, self.lead_frames):
@@ -119,6 +136,11 @@ class StreamingConfig:
     @property
     def lead_frames(self) -> int:
         return round(self.lead_s * self.fps)
+
+    @property
+    def settle_frames(self) -> int:
+        """Frames of one class in a row that commit it (0: never)."""
+        return max(1, round(self.settle_s * self.fps)) if self.settle_s > 0 else 0
 
 
 _EMPTY_SPANS: tuple[tuple[int, int], ...] = ()
@@ -280,7 +302,12 @@ class StreamingDecoder:
         while True:
             self._trim_leading_idle()
             cut = self._pause_cut()
-            if cut is not None and cut <= max_frames:
+            settled, cls = self._settle_cut()
+            if settled is not None and settled <= max_frames and (cut is None or settled < cut):
+                commit = self._commit(self._decode(settled), None)
+                self._drop(settled)
+                self._continuing = cls
+            elif cut is not None and cut <= max_frames:
                 commit = self._commit(self._decode(cut), None)
                 self._drop(cut)
             elif len(self._seg) >= max_frames:
@@ -317,6 +344,22 @@ class StreamingDecoder:
         if last + 1 + pause <= len(self._seg):
             return last + 1 + pause
         return None
+
+    def _settle_cut(self) -> tuple[int | None, int | None]:
+        """(Segment index after the frame where one class first completes ``settle_frames``
+        in a row at ``settle_prob`` or more, that class), or (None, None)."""
+        need = self._config.settle_frames
+        if need == 0 or len(self._seg) < need:
+            return None, None
+        best = self._seg.argmax(axis=1)  # (n,)
+        strong = self._seg.max(axis=1) >= math.log(self._config.settle_prob)
+        key = np.where(strong & (best != BLANK), best, -1)  # (n,) class of a strong frame
+        starts = np.concatenate([[0], np.flatnonzero(np.diff(key)) + 1])
+        ends = np.append(starts[1:], len(key))
+        for start, end in zip(starts, ends, strict=True):
+            if key[start] >= 0 and end - start >= need:
+                return int(start) + need, int(key[start])
+        return None, None
 
     def _force_commit(self, max_frames: int) -> tuple[GlossEvent | None, int]:
         """Commit the first ``max_frames`` frames but the last, possibly unfinished, gloss;

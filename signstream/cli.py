@@ -43,6 +43,13 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--alpha", type=float, default=None, help="LM weight")
     run.add_argument("--beta", type=float, default=None, help="gloss insertion bonus")
     run.add_argument("--beam-width", type=int, default=None)
+    run.add_argument(
+        "--pause", type=float, default=None, help="seconds of rest that commit (default 0.3)"
+    )
+    run.add_argument(
+        "--settle", type=float, default=None,
+        help="seconds one gloss must win in a row to commit before the pause (0: never; 0.3)",
+    )  # fmt: skip
     run.add_argument("--stats", action="store_true", help="also print throughput every second")
     run.set_defaults(func=_cmd_run)
 
@@ -73,6 +80,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     from engine.decoder import DecoderConfig
     from engine.events import ErrorEvent, GlossEvent, StatsEvent
     from engine.pipeline import PipelineConfig, run_source
+    from engine.streaming import StreamingConfig
 
     model = Path(args.model) if args.model else DEFAULT_MODEL
     lm = None if args.no_lm else (args.lm or _sibling_lm(model))
@@ -80,9 +88,16 @@ def _cmd_run(args: argparse.Namespace) -> int:
     given = {k: v for k, v in changes.items() if v is not None}
     # nothing given: the model's own tuned LM weight (engine.pipeline); else these settings
     decoder = dataclasses.replace(DecoderConfig(), **given) if given else None
+    rules = {"pause_s": args.pause, "settle_s": args.settle}
+    try:  # the Recognizer sets the model's frame rate
+        streaming = StreamingConfig(**{k: v for k, v in rules.items() if v is not None})
+    except ValueError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
     config = PipelineConfig(
-        model=str(model), lm=lm, device=args.device, decoder=decoder, frame_events=False
-    )
+        model=str(model), lm=lm, device=args.device, decoder=decoder, streaming=streaming,
+        frame_events=False,
+    )  # fmt: skip
     tty = sys.stdout.isatty() and not args.json
     failed = False
     for event in run_source(config, args.source, fast=args.fast):

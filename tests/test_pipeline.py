@@ -193,3 +193,26 @@ def test_hop_override(tiny_onnx: Path, sentences: list[LandmarkSequence]) -> Non
     assert out[8] == out[2]
     with pytest.raises(ValueError, match="hop must be"):
         Pipeline(PipelineConfig(model=str(tiny_onnx), hop=0))
+
+
+def test_run_command_takes_the_commit_rules(
+    tiny_onnx: Path,
+    sentences: list[LandmarkSequence],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """``signstream run`` headless on a .pose recording; bad commit rules are refused."""
+    import json
+
+    from engine.posefile import sequence_to_pose, write_pose
+    from signstream import cli
+
+    pose = tmp_path / "sentence.pose"
+    write_pose(pose, sequence_to_pose(sentences[2]))
+    base = ["run", "--source", str(pose), "--model", str(tiny_onnx), "--no-lm", "--fast"]
+    assert cli.main([*base, "--json", "--pause", "0.5", "--settle", "0"]) == 0
+    events = [json.loads(x) for x in capsys.readouterr().out.splitlines()]
+    commits = [e for e in events if e["type"] == "GlossEvent" and e["kind"] == "commit"]
+    assert commits and all(set(e["glosses"]) <= {"hello", "tea", "coffee"} for e in commits)
+    assert cli.main([*base, "--settle", "-1"]) == 2
+    assert "settle_s must be a finite number >= 0" in capsys.readouterr().err

@@ -1,5 +1,5 @@
 """Streaming decoding on hand-built peaky log-prob streams: chunked == whole, pauses, long
-segments, idle input, times, LM context across commits."""
+segments, settled glosses, idle input, times, LM context across commits."""
 
 from __future__ import annotations
 
@@ -26,8 +26,10 @@ BLANK, A, B, C, X = range(5)
 NUM_CLASSES = VOCAB.num_classes
 PEAK = 0.96
 FPS = 10.0  # one frame = 0.1 s keeps the arithmetic readable
-# pause 4 frames, max segment 80 frames, lead 2 frames
-CONFIG = StreamingConfig(fps=FPS, pause_s=0.4, max_segment_s=8.0, lead_s=0.2)
+# pause 4 frames, max segment 80 frames, lead 2 frames; pauses and long segments commit
+CONFIG = StreamingConfig(fps=FPS, pause_s=0.4, max_segment_s=8.0, lead_s=0.2, settle_s=0.0)
+# and a gloss whose class wins 3 frames in a row at >= 0.9
+SETTLE = dataclasses.replace(CONFIG, settle_s=0.3, settle_prob=0.9)
 # "x c" is the common sentence; after "a" always comes "b"
 CORPUS = [("x", "c")] * 20 + [("a", "b", "c")] * 10 + [("c",)] * 2
 
@@ -337,6 +339,53 @@ def test_min_confidence_drops_weak_glosses(greedy: GlossDecoder) -> None:
     assert all("b" not in e.glosses for e in events)
 
 
+# ---------------------------------------------------------------------- settled glosses
+def test_a_settled_gloss_is_committed_before_the_pause(greedy: GlossDecoder) -> None:
+    lp = frames(*(idle(5) + sign(A, 8) + idle(2) + sign(B, 2) + idle(10)))
+    sd = StreamingDecoder(greedy, SETTLE)
+    done = []
+    for pos in range(len(lp)):
+        done += [(pos, e.glosses) for e in sd.push(pos, lp[pos : pos + 1]) if e.is_commit]
+    done += [(len(lp), e.glosses) for e in sd.flush() if e.is_commit]
+    # "a" (frames 5-12) settles at its third frame, 7; its rest is not committed again; "b"
+    # (frames 15-16) is too short to settle and waits for the pause: 4 idle frames, 17-20
+    assert done == [(7, ("a",)), (20, ("b",))]
+    assert commits(run(greedy, lp, config=SETTLE)) == [("a",), ("b",)]
+
+
+def test_weak_or_flickering_runs_do_not_settle(greedy: GlossDecoder) -> None:
+    weak: list[Spec] = [{A: 0.8}] * 6
+    flicker = sign(A, 2) + sign(B, 1) + sign(A, 2)
+    lp = frames(*(idle(3) + weak + idle(6) + flicker + idle(6)))
+    assert (
+        commits(run(greedy, lp, config=SETTLE))
+        == commits(run(greedy, lp))
+        == [
+            ("a",),
+            ("a", "b", "a"),
+        ]
+    )
+
+
+@pytest.mark.parametrize("decoder_name", ["greedy", "beam"])
+def test_settled_commits_chunked_equal_whole(
+    decoder_name: str, request: pytest.FixtureRequest
+) -> None:
+    decoder: GlossDecoder = request.getfixturevalue(decoder_name)
+    config = dataclasses.replace(SETTLE, max_segment_s=3.0)  # all three rules mix
+    for seed in range(4):
+        rng = np.random.default_rng(seed)
+        lp = random_stream(rng, 40)
+        whole = run(decoder, lp, config=config)
+        if decoder_name == "greedy":
+            # a settled gloss's continuation is dropped: still the whole-stream decoding
+            assert flat(whole) == decoder.decode(lp).glosses
+        assert len(commits(whole)) > len(commits(run(decoder, lp, config=CONFIG)))
+        for _ in range(2):
+            chunked = run(decoder, lp, random_chunks(len(lp), rng, 12), config)
+            assert commits(chunked) == commits(whole)
+
+
 def test_bad_pushes_and_config(greedy: GlossDecoder) -> None:
     sd = StreamingDecoder(greedy, CONFIG)
     with pytest.raises(DecoderError, match="shape"):
@@ -357,3 +406,7 @@ def test_bad_pushes_and_config(greedy: GlossDecoder) -> None:
         StreamingConfig(idle_blank_prob=0.0)
     with pytest.raises(ValueError, match="min_confidence"):
         StreamingConfig(min_confidence=2.0)
+    with pytest.raises(ValueError, match="settle_prob"):
+        StreamingConfig(settle_prob=0.5)
+    with pytest.raises(ValueError, match="settle_s"):
+        StreamingConfig(settle_s=-1.0)
