@@ -99,7 +99,7 @@ MIN_SHOULDER_WIDTH = 1e-3
 VELOCITY_UNIT = 10.0
 # Pose points used by default: nose, eyes (inner), shoulders, elbows, wrists (MediaPipe Pose ids).
 UPPER_BODY: tuple[int, ...] = (0, 2, 5, 11, 12, 13, 14, 15, 16)
-_L_SHOULDER, _R_SHOULDER, _NOSE = 11, 12, 0
+L_SHOULDER, R_SHOULDER, _NOSE = 11, 12, 0
 # Inner eyes (MediaPipe Pose 2: left, 5: right) relative to the nose, in the body frame
 # (shoulder widths; y down): the median over asl-coffee's three signers, made symmetric. Used
 # only for sources whose layout has no eyes (see _complete_pose).
@@ -250,7 +250,7 @@ def _fill_missing(values: FloatArray, valid: npt.NDArray[np.bool_]) -> FloatArra
 def _body_frame(seq: LandmarkSequence, aspect: float) -> tuple[FloatArray, npt.NDArray[np.float32]]:
     """Per-frame origin ``(T, 2)`` and unit ``(T,)`` (shoulder midpoint and width)."""
     pose = seq.points[:, POSE.slice, :2] * np.array([aspect, 1.0], np.float32)
-    ls, rs = pose[:, _L_SHOULDER], pose[:, _R_SHOULDER]
+    ls, rs = pose[:, L_SHOULDER], pose[:, R_SHOULDER]
     width = np.linalg.norm(ls - rs, axis=1).astype(np.float32)
     valid = seq.present[:, GROUP_INDEX["pose"]] & (width > MIN_SHOULDER_WIDTH)
     if not valid.any():

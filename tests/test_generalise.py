@@ -3,6 +3,7 @@ generalisation checks (training/generalise.py), on small generated data."""
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
 import numpy as np
@@ -80,6 +81,34 @@ def test_rest_only_sentences_and_longer_pauses_in_training(tiny_data: Path) -> N
     assert dev == [x.features.shape for x in plain.fixed("dev")]
 
 
+def test_random_sentences_break_the_grammars_orders(tiny_data: Path) -> None:
+    """``random_sentences``: that share of training sentences are glosses in any order and
+    number (never one twice in a row), most of them not the grammar's; dev sentences keep the
+    grammar."""
+    from dataclasses import replace
+
+    from training.sentences import RANDOM_SENTENCE_MAX
+
+    base = tiny_config(tiny_data, "random").data
+    vocab = SentenceData(base, FeatureSpec()).vocab
+
+    def sentences(data: SentenceData) -> list[tuple[str, ...]]:
+        return [tuple(vocab.glosses[k - 1] for k in x.labels) for x in data.train_epoch(0)]
+
+    grammar = {s for s in sentences(SentenceData(base, FeatureSpec()))}
+    assert grammar <= {("hello",), ("tea",), ("coffee",), ("hello", "tea"), ("tea", "coffee"),
+                       ("coffee", "hello", "tea")}  # fmt: skip
+    drawn = SentenceData(replace(base, random_sentences=1.0), FeatureSpec())
+    random = sentences(drawn)
+    assert all(1 <= len(s) <= RANDOM_SENTENCE_MAX for s in random)
+    assert all(a != b for s in random for a, b in itertools.pairwise(s))
+    assert sum(s not in grammar for s in random) > len(random) // 2
+    assert {s[0] for s in random} == {"hello", "tea", "coffee"}
+    assert [x.labels for x in drawn.fixed("dev")] == [
+        x.labels for x in SentenceData(base, FeatureSpec()).fixed("dev")
+    ]
+
+
 def test_mirrored_test_sentences_are_the_same_sentences_mirrored(tiny_data: Path) -> None:
     data = SentenceData(tiny_config(tiny_data, "mirror").data, FeatureSpec())
     plain, mirrored = data.fixed("test"), data.fixed("test", mirrored=True)
@@ -134,3 +163,22 @@ def test_generalisation_error_with_and_without_rejection() -> None:
         0.7,
     )
     assert summary["rejection"] is False and heldout_summary(heldout)["rejection"] is True
+
+
+def test_sign_form_reads_hands_and_height_from_the_landmarks() -> None:
+    from dataclasses import replace
+
+    from training.generalise import sign_form
+
+    seq = make_sequence(num_frames=10, seed=1)
+    seq = replace(seq, aspect=1.0, points=seq.points.copy(), present=seq.present.copy())
+    seq.points[:, 33, 1] = 0.85  # left wrist below the shoulders (y 0.55; width 0.24)
+    seq.points[:, 54, 1] = 0.55
+    seq.points[4, 54, 1] = 0.55 - 0.24 * 1.5  # the right wrist once 1.5 widths above them
+    seq.present[5:, 1] = False  # the left hand half of the frames
+    nobody = replace(seq, present=seq.present.copy())
+    nobody.present[:, 1:3] = False
+    form = sign_form([seq, nobody])
+    assert form["clips"] == 2 and form["no_hand"] == 1
+    assert form["both_hands"] == pytest.approx(0.25)  # (5 / 10 + 0) / 2
+    assert form["wrist_height"] == pytest.approx(1.5, abs=1e-4)  # the one clip with hands

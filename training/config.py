@@ -61,6 +61,11 @@ class DataConfig:
     idle_between: float = 0.15  # chance of a pause between two signs
     idle_seconds: tuple[float, float] = (0.2, 0.8)  # (min, max) length of one pause
     idle_sentences: float = 0.0  # share of training sentences that are only a pause (no label)
+    # share of training sentences whose glosses are drawn at random, in any order and number
+    # (1 to RANDOM_SENTENCE_MAX): the grammar's orders stop being learned as part of a sign
+    # (with "can i get" always together, a lone I decoded as I GET and a lone CAN as nothing);
+    # word order is the language model's job
+    random_sentences: float = 0.0
     seed: int = 0  # sentences, splits and rendering derive from it
 
 

@@ -40,7 +40,8 @@ import numpy as np
 from engine.atomic import atomic_write_text
 from engine.dataset import Dataset
 from engine.decoder import GlossDecoder
-from engine.landmarks import LandmarkSequence
+from engine.features import DEFAULT_ASPECT, L_SHOULDER, R_SHOULDER
+from engine.landmarks import GROUP_INDEX, LEFT_HAND, RIGHT_HAND, LandmarkSequence
 from training.config import TrainConfig, load_config
 from training.evaluate import LoadedModel, beam_wer, evaluate, load_for_eval
 from training.sentences import ISOLATED_HOLD_S, SentenceData, features_of, hold_edges
@@ -146,6 +147,52 @@ OOV_TEST = (
     ClipSet("Mexican SL (msl5)", "msl5", others=NOTHING),
     ClipSet("tutorial signer: I-love-you", "tutorial-3signs", {"iloveyou": NOTHING}),
 )
+
+
+def sign_form(seqs: Sequence[LandmarkSequence]) -> dict[str, float]:
+    """How clips of one sign are made, read from the landmarks (whether another signer's
+    clips show the same sign as the training signers'): ``clips``, ``no_hand`` (clips with no
+    hand in any frame), ``both_hands`` (share of frames with both hands) and ``wrist_height``
+    (median over clips of the highest wrist, in shoulder widths above the shoulders)."""
+    left, right = GROUP_INDEX["left_hand"], GROUP_INDEX["right_hand"]
+    heights = []
+    for s in seqs:
+        shoulders = s.points[:, [L_SHOULDER, R_SHOULDER], :2]  # (T, 2, 2)
+        aspect = float(s.aspect or DEFAULT_ASPECT)  # as the features read it
+        width = np.abs(shoulders[:, 0, 0] - shoulders[:, 1, 0]) * aspect  # (T,)
+        ok = s.present[:, GROUP_INDEX["pose"]] & (width > 0)
+        above = [
+            (shoulders[m, :, 1].mean(1) - s.points[m, wrist, 1]) / width[m]
+            for group, wrist in ((left, LEFT_HAND.start), (right, RIGHT_HAND.start))
+            if (m := ok & s.present[:, group]).any()
+        ]
+        if above:
+            heights.append(float(max(a.max() for a in above)))
+    return {
+        "clips": len(seqs),
+        "no_hand": sum(not s.present[:, [left, right]].any() for s in seqs),
+        "both_hands": float(np.mean([(s.present[:, left] & s.present[:, right]).mean()
+                                     for s in seqs])) if seqs else 0.0,
+        "wrist_height": float(np.median(heights)) if heights else float("nan"),
+    }  # fmt: skip
+
+
+def sign_forms(data_dir: Path = REPO / "data") -> dict[str, dict[str, dict[str, float]]]:
+    """:func:`sign_form` of each cross-dataset sign: ``{gloss: {source: form}}``, sources
+    the cross-dataset clip set and each asl-coffee signer."""
+    coffee = Dataset(data_dir / DATASETS["asl-coffee"].folder)
+    out: dict[str, dict[str, dict[str, float]]] = {}
+    for cs in CROSS_DATASET:
+        seqs, want = cs.clips(data_dir)
+        for gloss in sorted(set(want)):
+            forms = out.setdefault(gloss, {})
+            forms[cs.name] = sign_form([s for s, w in zip(seqs, want, strict=True) if w == gloss])
+            for signer in ASL_COFFEE_SIGNERS:
+                own = [coffee[i.index] for i in coffee.infos
+                       if i.signer == signer and i.glosses == (gloss,)]  # fmt: skip
+                if own:
+                    forms[f"asl-coffee {signer}"] = sign_form(own)
+    return out
 
 
 def ensure_datasets(data_root: Path, data_dir: Path = REPO / "data") -> None:

@@ -258,7 +258,12 @@ def run_recipe(
     }
 
     # 6. generalisation
-    from training.generalise import check_model, generalisation_error, leave_one_signer_out
+    from training.generalise import (
+        check_model,
+        generalisation_error,
+        leave_one_signer_out,
+        sign_forms,
+    )
 
     loso = leave_one_signer_out(
         CONFIGS / "generalist.toml", lm, work / "generalise", _preset_overrides(preset), log=_log
@@ -332,6 +337,7 @@ def run_recipe(
         "default_model": best,
         "default_model_rejection": best_rejection,
         "generalise": loso,
+        "sign_forms": sign_forms(),
         "boston": boston,
         "wlasl": wlasl,
         "minutes": (time.perf_counter() - t_start) / 60,

@@ -233,7 +233,31 @@ def _generalisation(s: dict[str, Any]) -> list[str]:
         "features put the eyes at their typical place relative to the nose.",
         "",
     ]
+    if "sign_forms" in s:
+        lines += _sign_forms(s["sign_forms"])
     return lines
+
+
+def _sign_forms(forms: dict[str, dict[str, dict[str, float]]]) -> list[str]:
+    lines = [
+        "### Is it the same sign? (training.generalise.sign_form)",
+        "",
+        "Read from the landmarks of each cross-dataset sign's clips and of the asl-coffee "
+        "signers' clips of it: clips with no hand in any frame, the share of frames with both "
+        "hands, and the highest wrist above the shoulders (shoulder widths, median over clips). "
+        "A sign made with another form (another hand shape or place, two hands for one) is a "
+        "different sign to a model that learned asl-coffee's.",
+        "",
+        "| gloss | clips of | clips | no hand seen | both hands (frames) | highest wrist |",
+        "|---|---|---|---|---|---|",
+    ]
+    for gloss, by_source in forms.items():
+        for source, f in by_source.items():
+            lines.append(
+                f"| {gloss} | {source} | {f['clips']} | {f['no_hand']} | "
+                f"{_pct(f['both_hands'])} | {f['wrist_height']:.2f} |"
+            )
+    return [*lines, ""]
 
 
 def _boston(b: dict[str, Any]) -> list[str]:

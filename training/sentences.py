@@ -25,7 +25,7 @@ from engine.resample import resample
 from engine.vocabulary import Vocabulary
 from training.augment import AugmentConfig, augment
 from training.config import DataConfig
-from training.grammar import Grammar, load_grammar
+from training.grammar import Grammar, Sentence, load_grammar
 from training.splits import split_by_signer
 from training.synthesis import SamplePool, SynthesisConfig, collect_samples, synthesize
 
@@ -39,6 +39,8 @@ MAX_DRAWS = 50
 ISOLATED_HOLD_S = 0.4
 # Pause between a sentence and a distractor sign attached to it (seconds, min and max).
 DISTRACTOR_GAP_S = (0.1, 0.5)
+# Most glosses in a random training sentence (DataConfig.random_sentences).
+RANDOM_SENTENCE_MAX = 4
 
 
 @dataclass(frozen=True)
@@ -203,6 +205,8 @@ class SentenceData:
         sentences = self._sentences(
             pool, self.config.train_sentences, np.random.default_rng([seed, 1])
         )
+        if self.config.random_sentences > 0:
+            sentences = self._randomised(sentences, pool, np.random.default_rng([seed, 5]))
         if self.config.idle_sentences > 0 and pool.signers_for(()):
             rest = np.random.default_rng([seed, 4]).random(len(sentences))
             sentences = [
@@ -221,6 +225,30 @@ class SentenceData:
                 augment(s, cfg, np.random.default_rng([seed, 2, i])) for i, s in enumerate(seqs)
             )
         return [features_of(s, self.spec, self.vocab) for s in seqs]
+
+    def _randomised(
+        self, sentences: list[Sentence], pool: SamplePool, rng: np.random.Generator
+    ) -> list[Sentence]:
+        """``sentences`` with a share ``random_sentences`` of them replaced by 1 to
+        :data:`RANDOM_SENTENCE_MAX` glosses one signer of ``pool`` signed, drawn at random
+        (no gloss twice in a row: CTC could not tell a repeat from a held sign without a
+        pause)."""
+        signers = [s for s in pool.signers if pool.glosses(s) & set(self.vocab.glosses)]
+        out = []
+        for sentence in sentences:
+            if not signers or rng.random() >= self.config.random_sentences:
+                out.append(sentence)
+                continue
+            signer = signers[int(rng.integers(len(signers)))]
+            glosses = sorted(pool.glosses(signer) & set(self.vocab.glosses))
+            drawn: list[str] = []
+            for _ in range(int(rng.integers(1, RANDOM_SENTENCE_MAX + 1))):
+                choices = [g for g in glosses if not drawn or g != drawn[-1]]
+                if not choices:
+                    break
+                drawn.append(choices[int(rng.integers(len(choices)))])
+            out.append(tuple(drawn))
+        return out
 
     def _with_distractor(self, seq: LandmarkSequence, rng: np.random.Generator) -> LandmarkSequence:
         """``seq``, or ``seq`` with a sign of another vocabulary before or after it."""
