@@ -26,7 +26,7 @@ from engine.decoder import DecoderConfig, DecodeResult, GlossDecoder
 from engine.rejection import Rejector
 from engine.vocabulary import Vocabulary
 from training.config import DataConfig, TrainConfig
-from training.sentences import Example, SentenceData
+from training.sentences import Example, SentenceData, clip_choice
 from training.wer import corpus_wer
 
 __all__ = [
@@ -160,11 +160,10 @@ def load_for_eval(model_path: str | Path, data: DataConfig | None = None) -> Loa
     return LoadedModel(run_torch, ck.vocab, config, None if fit is None else fit.rejector())
 
 
-def _isolated_prediction(result_glosses: Sequence[str], confidences: Sequence[float]) -> str:
+def _isolated_prediction(result: DecodeResult) -> str:
     """The one gloss an isolated clip is taken to be ("" = nothing, i.e. idle)."""
-    if not result_glosses:
-        return ""
-    return result_glosses[int(np.argmax(confidences))]
+    k = clip_choice(result)
+    return "" if k is None else result.glosses[k]
 
 
 def evaluate(
@@ -236,8 +235,8 @@ def evaluate(
             plain = greedy.decode(lp)
             r = known_only(plain, lp, emb, rejector, vocab)
             want = e.glosses[0] if e.glosses else ""
-            correct += _isolated_prediction(r.glosses, r.confidences) == want
-            correct_plain += _isolated_prediction(plain.glosses, plain.confidences) == want
+            correct += _isolated_prediction(r) == want
+            correct_plain += _isolated_prediction(plain) == want
         report.isolated_accuracy = correct / max(1, len(iso))
         if rejector is not None:
             report.isolated_accuracy_no_rejection = correct_plain / max(1, len(iso))

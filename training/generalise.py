@@ -44,7 +44,7 @@ from engine.features import DEFAULT_ASPECT, L_SHOULDER, R_SHOULDER
 from engine.landmarks import GROUP_INDEX, LEFT_HAND, RIGHT_HAND, LandmarkSequence
 from training.config import TrainConfig, load_config
 from training.evaluate import LoadedModel, beam_wer, evaluate, load_for_eval
-from training.sentences import ISOLATED_HOLD_S, SentenceData, features_of, hold_edges
+from training.sentences import SentenceData, clip_choice, clip_example
 
 __all__ = [
     "ClipSet",
@@ -234,17 +234,15 @@ def decide_clips(
     """Greedy CTC decision per clip (see the module docstring); ``model`` a path or loaded."""
     loaded = model if isinstance(model, LoadedModel) else load_for_eval(model)
     spec, vocab = loaded.config.feature_spec, loaded.vocab
-    examples = [
-        features_of(hold_edges(s, ISOLATED_HOLD_S).replace(glosses=()), spec, vocab) for s in seqs
-    ]
+    examples = [clip_example(s.replace(glosses=()), spec, vocab) for s in seqs]
     greedy = GlossDecoder(vocab)
     out = []
     for lp, emb in loaded.outputs(examples):
         r = greedy.decode(lp)
-        if not r.glosses:
+        k = clip_choice(r)
+        if k is None:
             out.append(ClipDecision(NOTHING, 0.0))
             continue
-        k = int(np.argmax(r.confidences))
         known = True
         if loaded.rejector is not None and emb is not None:
             known = loaded.rejector.known(r, lp, emb, vocab)[k]

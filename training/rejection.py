@@ -42,7 +42,7 @@ from engine.dataset import Dataset
 from engine.decoder import GlossDecoder
 from engine.landmarks import LandmarkSequence
 from engine.rejection import Rejector, gloss_frames
-from training.sentences import ISOLATED_HOLD_S, Example, SentenceData, features_of, hold_edges
+from training.sentences import Example, SentenceData, clip_choice, clip_example
 from training.trainer import Checkpoint, batches
 
 __all__ = [
@@ -111,9 +111,7 @@ def clip_outputs(
     """
     model = ck.model().eval()
     spec, vocab = ck.config.feature_spec, ck.vocab
-    examples = [
-        features_of(hold_edges(s, ISOLATED_HOLD_S).replace(glosses=()), spec, vocab) for s in seqs
-    ]
+    examples = [clip_example(s.replace(glosses=()), spec, vocab) for s in seqs]
     greedy = GlossDecoder(vocab)
     out: list[ClipOutput] = []
     for batch in batches(examples, 64):
@@ -124,8 +122,8 @@ def clip_outputs(
             lp, h = lp[:n], h[:n]
             r = greedy.decode(lp)
             gloss, confidence, mean = "", 0.0, None
-            if r.glosses:
-                k = int(np.argmax(r.confidences))
+            k = clip_choice(r)
+            if k is not None:
                 gloss, confidence = r.glosses[k], float(r.confidences[k])
                 (cls,) = vocab.encode([gloss])
                 mean = h[gloss_frames(lp, cls, r.spans[k])].mean(axis=0)

@@ -19,6 +19,7 @@ import numpy as np
 import numpy.typing as npt
 
 from engine.dataset import Dataset, SampleInfo
+from engine.decoder import DecodeResult
 from engine.features import FeatureSpec, compute_features
 from engine.landmarks import GROUP_INDEX, NUM_POINTS, LandmarkSequence, lacking_points
 from engine.resample import resample
@@ -29,7 +30,15 @@ from training.grammar import Grammar, Sentence, load_grammar
 from training.splits import split_by_signer
 from training.synthesis import SamplePool, SynthesisConfig, collect_samples, synthesize
 
-__all__ = ["Example", "SentenceData", "attach", "features_of", "hold_edges"]
+__all__ = [
+    "Example",
+    "SentenceData",
+    "attach",
+    "clip_choice",
+    "clip_example",
+    "features_of",
+    "hold_edges",
+]
 
 # Draws of the grammar per wanted sentence before concluding the pool cannot sign it.
 MAX_DRAWS = 50
@@ -70,6 +79,18 @@ def hold_edges(seq: LandmarkSequence, seconds: float) -> LandmarkSequence:
     step = 1.0 / seq.fps
     t = seq.timestamps[0] + step * (np.arange(len(idx)) - n)
     return seq.replace(points=seq.points[idx], present=seq.present[idx], timestamps=t, spans=None)
+
+
+def clip_example(seq: LandmarkSequence, spec: FeatureSpec, vocab: Vocabulary) -> Example:
+    """An isolated clip as a model is run on it: its edges held :data:`ISOLATED_HOLD_S`, the
+    clip's own glosses kept (label it before, e.g. ``seq.replace(glosses=())``)."""
+    return features_of(hold_edges(seq, ISOLATED_HOLD_S), spec, vocab)
+
+
+def clip_choice(result: DecodeResult) -> int | None:
+    """Which gloss of an isolated clip's decoding the clip is taken to be: the most confident
+    one (a clip holds one sign; CTC may add a weak neighbour); None: nothing, i.e. idle."""
+    return int(np.argmax(result.confidences)) if result.glosses else None
 
 
 def attach(
@@ -276,9 +297,7 @@ class SentenceData:
         for i in idx:
             seq = self.dataset[i]
             gloss = seq.glosses[0]
-            labelled = hold_edges(seq, ISOLATED_HOLD_S).replace(
-                glosses=() if gloss == self.config.idle_gloss else seq.glosses
-            )
+            labelled = seq.replace(glosses=() if gloss == self.config.idle_gloss else seq.glosses)
             if all(g in self.vocab for g in labelled.glosses):
-                out.append(features_of(labelled, self.spec, self.vocab))
+                out.append(clip_example(labelled, self.spec, self.vocab))
         return out

@@ -52,7 +52,7 @@ from engine.vocabulary import BLANK, Vocabulary
 from training.config import TrainConfig
 from training.grammar import Grammar, load_grammar
 from training.models.base import ModelSpec, model_from_spec
-from training.sentences import ISOLATED_HOLD_S, Example, features_of, hold_edges
+from training.sentences import Example, clip_example, features_of, hold_edges
 from training.synthesis import SamplePool, SynthesisConfig, collect_samples, synthesize
 from training.trainer import (
     Checkpoint,
@@ -296,7 +296,7 @@ class TeachData:
         :meth:`training.sentences.SentenceData.isolated` does (a model with lookahead needs
         frames after a sign to emit it)."""
         return [
-            features_of(hold_edges(seq, ISOLATED_HOLD_S), self.spec, self.vocab)
+            clip_example(seq, self.spec, self.vocab)
             for g, items in sorted(self.user_samples.items())
             if g != self.idle
             for _, seq in items
