@@ -27,6 +27,7 @@ Every number of docs/RESULTS.md comes from this run.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -46,6 +47,10 @@ __all__ = ["RECIPE_PRESETS", "RecipePreset", "run_recipe"]
 
 REPO = Path(__file__).resolve().parents[1]
 CONFIGS = REPO / "training" / "configs"
+
+
+# key of a cached evaluation (runs/recipe/eval/*.json) holding its model file's fingerprint
+SOURCE_KEY = "source_sha256"
 
 
 @dataclass(frozen=True)
@@ -134,15 +139,23 @@ def _evaluate(
 ) -> dict[str, Any]:
     from training.evaluate import DEFAULT_ALPHAS, evaluate
 
-    # an evaluation from before models rejected unknown signs is stale
-    if not out.exists() or "greedy_no_rejection" not in json.loads(out.read_text()):
+    source = fingerprint(model)
+    cached = json.loads(out.read_text()) if out.exists() else {}
+    # stale: of another file under the row's name (a retrained or swapped checkpoint), or from
+    # before models rejected unknown signs
+    if cached.get(SOURCE_KEY) != source or "greedy_no_rejection" not in cached:
         _log(f"evaluate {model}" + (" (mirrored)" if mirrored else ""))
-        evaluate(
-            model, lm, alphas=alphas or DEFAULT_ALPHAS, out_json=out, isolated=not mirrored,
-            mirrored=mirrored,
-        )  # fmt: skip
-    result: dict[str, Any] = json.loads(out.read_text())
-    return result
+        report = evaluate(
+            model, lm, alphas=alphas or DEFAULT_ALPHAS, isolated=not mirrored, mirrored=mirrored
+        )
+        cached = {**report.to_dict(), SOURCE_KEY: source}
+        atomic_write_text(out, json.dumps(cached, indent=1))
+    return cached
+
+
+def fingerprint(path: Path) -> str:
+    """SHA-256 of a file: which model a cached result was computed from."""
+    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def _row(name: str, ck_path: Path, lm: Path, work: Path) -> dict[str, Any]:
@@ -158,8 +171,15 @@ def _row(name: str, ck_path: Path, lm: Path, work: Path) -> dict[str, Any]:
     onnx_path = work / "onnx" / f"{name}.onnx"
     int8_path = work / "onnx" / f"{name}.int8.onnx"
     metrics = _evaluate(ck_path, lm, work / "eval" / f"{name}.json")
-    if not onnx_path.exists() or read_model_info(onnx_path).rejector is None:
+    source = onnx_path.with_suffix(".source")  # the checkpoint's fingerprint it was made from
+    fresh = (
+        onnx_path.exists()
+        and source.exists()
+        and source.read_text().strip() == fingerprint(ck_path)
+    )
+    if not fresh or read_model_info(onnx_path).rejector is None:
         export_onnx(ck, onnx_path, name=name, heldout=heldout_summary(metrics))
+        atomic_write_text(source, fingerprint(ck_path) + "\n")
         int8_path.unlink(missing_ok=True)
     if not int8_path.exists():
         quantize_int8(onnx_path, int8_path, "dynamic")

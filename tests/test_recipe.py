@@ -1,0 +1,46 @@
+"""The recipe's caches: a cached evaluation is reused only for the very model file it was made
+from (a retrained or swapped checkpoint under the same row name is evaluated again)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import training.evaluate
+from training import recipe
+
+
+class _Report:
+    def __init__(self, model: Path) -> None:
+        self.model = model
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"model": str(self.model), "greedy_no_rejection": {"wer": 0.1}}
+
+
+def test_a_cached_evaluation_is_of_the_same_model_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls: list[Path] = []
+
+    def fake_evaluate(model: Path, lm: Path, **kwargs: Any) -> _Report:
+        calls.append(model)
+        return _Report(model)
+
+    monkeypatch.setattr(training.evaluate, "evaluate", fake_evaluate)
+    model, out, lm = tmp_path / "row.pt", tmp_path / "eval" / "row.json", tmp_path / "lm.arpa"
+    model.write_bytes(b"weights of the first run")
+    first = recipe._evaluate(model, lm, out)
+    assert first[recipe.SOURCE_KEY] == recipe.fingerprint(model)
+    assert json.loads(out.read_text()) == first
+    assert recipe._evaluate(model, lm, out) == first and len(calls) == 1  # reused
+    model.write_bytes(b"weights of a retrained run")  # same row name, another model
+    assert recipe._evaluate(model, lm, out)[recipe.SOURCE_KEY] == recipe.fingerprint(model)
+    assert len(calls) == 2
+    # a cache without a fingerprint (older recipes) is not trusted
+    out.write_text(json.dumps({"greedy_no_rejection": {}}))
+    recipe._evaluate(model, lm, out)
+    assert len(calls) == 3
