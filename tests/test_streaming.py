@@ -204,19 +204,24 @@ def random_stream(rng: np.random.Generator, n_glosses: int) -> Array:
     return out
 
 
+@pytest.mark.parametrize("settle", [False, True], ids=["pauses", "settled"])
 @pytest.mark.parametrize("decoder_name", ["greedy", "beam"])
 def test_chunked_equals_whole_on_random_streams(
-    decoder_name: str, request: pytest.FixtureRequest
+    decoder_name: str, settle: bool, request: pytest.FixtureRequest
 ) -> None:
     decoder: GlossDecoder = request.getfixturevalue(decoder_name)
-    config = dataclasses.replace(CONFIG, max_segment_s=3.0)  # pauses and forced commits mix
+    # pauses and forced commits mix (and settled glosses)
+    config = dataclasses.replace(SETTLE if settle else CONFIG, max_segment_s=3.0)
     for seed in range(4):
         rng = np.random.default_rng(seed)
         lp = random_stream(rng, 40)
         whole = run(decoder, lp, config=config)
         if decoder_name == "greedy":
-            # cuts fall on blank frames or class changes: exactly the whole-stream decoding
+            # cuts fall on blank frames or class changes, and a settled gloss's continuation is
+            # dropped: exactly the whole-stream decoding
             assert flat(whole) == decoder.decode(lp).glosses
+        if settle:
+            assert len(commits(whole)) > len(commits(run(decoder, lp, config=CONFIG)))
         for _ in range(2):
             chunked = run(decoder, lp, random_chunks(len(lp), rng, 12), config)
             assert commits(chunked) == commits(whole)
@@ -365,25 +370,6 @@ def test_weak_or_flickering_runs_do_not_settle(greedy: GlossDecoder) -> None:
             ("a", "b", "a"),
         ]
     )
-
-
-@pytest.mark.parametrize("decoder_name", ["greedy", "beam"])
-def test_settled_commits_chunked_equal_whole(
-    decoder_name: str, request: pytest.FixtureRequest
-) -> None:
-    decoder: GlossDecoder = request.getfixturevalue(decoder_name)
-    config = dataclasses.replace(SETTLE, max_segment_s=3.0)  # all three rules mix
-    for seed in range(4):
-        rng = np.random.default_rng(seed)
-        lp = random_stream(rng, 40)
-        whole = run(decoder, lp, config=config)
-        if decoder_name == "greedy":
-            # a settled gloss's continuation is dropped: still the whole-stream decoding
-            assert flat(whole) == decoder.decode(lp).glosses
-        assert len(commits(whole)) > len(commits(run(decoder, lp, config=CONFIG)))
-        for _ in range(2):
-            chunked = run(decoder, lp, random_chunks(len(lp), rng, 12), config)
-            assert commits(chunked) == commits(whole)
 
 
 def test_bad_pushes_and_config(greedy: GlossDecoder) -> None:
