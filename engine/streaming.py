@@ -19,9 +19,9 @@ hypothesis as a ``partial`` :class:`~engine.events.GlossEvent`. Glosses become f
 
 * **settled gloss** (``settle_s > 0``): one class has been the best, at a posterior of at
   least ``settle_prob``, for ``settle_s`` in a row. The segment up to that frame is decoded and
-  committed, the signer still in the sign: this model's posteriors of a sign run on for a few
-  tenths of a second after the sign ends (its lookahead and the hands going back to rest), so
-  waiting for the pause after them put the commit about a second after the sign. The frames
+  committed, the signer still in the sign: a model's posteriors of a sign can run on for a
+  few tenths of a second after the sign ends (its lookahead, the hands going back to rest),
+  and waiting for the pause after them put the commit up to a second after the sign. The frames
   that continue the gloss (its class still the best) are dropped, as for a long segment, so
   it is committed once. A model whose posteriors are single-frame spikes never settles and
   commits at pauses only.
