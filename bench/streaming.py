@@ -400,8 +400,8 @@ def decoder_cost(
         rows: dict[str, Any] = {}
         for width in widths:
             decoder = GlossDecoder(info.vocabulary, lm, DecoderConfig(beam_width=width))
-            config = StreamingConfig(fps=info.fps, max_segment_s=seg_s, settle_s=0.0)
-            sd = StreamingDecoder(decoder, config)
+            rules = StreamingConfig(fps=info.fps, max_segment_s=seg_s, settle_s=0.0)
+            sd = StreamingDecoder(decoder, rules)
             times: list[tuple[int, float]] = []
             for pos in range(0, len(lp), hop):
                 n = sd.open_frames
