@@ -26,6 +26,7 @@ from engine.events import (
 from engine.model import ModelInfo
 from engine.pipeline import Pipeline, PipelineConfig
 from engine.sources import Source, SourceConfig
+from engine.streaming import StreamingConfig
 
 __all__ = ["EngineBridge"]
 
@@ -73,6 +74,14 @@ class EngineBridge(QObject):
 
     def set_decoder(self, config: DecoderConfig) -> None:
         self._pipeline.update_decoder(config)
+
+    def set_streaming(self, config: StreamingConfig) -> None:
+        self._pipeline.update_streaming(config)
+
+    @property
+    def streaming_config(self) -> StreamingConfig | None:
+        rec = self._pipeline.recognizer
+        return None if rec is None else rec.streaming.config
 
     @property
     def decoder_config(self) -> DecoderConfig | None:

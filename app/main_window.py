@@ -56,6 +56,7 @@ from engine.decoder import DecoderConfig
 from engine.errors import SignStreamError
 from engine.events import FrameEvent, GlossEvent, StatsEvent
 from engine.model import ModelInfo
+from engine.streaming import DEFAULT_SETTLE_S, StreamingConfig
 
 __all__ = ["DEFAULT_MODEL", "MainWindow", "lm_beside", "run_app"]
 
@@ -63,6 +64,7 @@ DEFAULT_MODEL = MODELS_DIR / "asl-coffee-student.onnx"
 SOURCE_FILTER = "Videos and recordings (*.mp4 *.avi *.mov *.mkv *.webm *.gif *.pose);;All files (*)"
 ALPHAS = (0.0, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0)  # LM weights offered besides the model's own
 BEAM_WIDTHS = (1, 5, 10, 20, 50)
+PAUSES_S = (0.2, 0.3, 0.5, 0.8, 1.2)  # rests that commit, offered (the engine's default 0.3)
 
 
 class MainWindow(QMainWindow):
@@ -90,6 +92,7 @@ class MainWindow(QMainWindow):
         self.bridge.error.connect(self.on_error)
         self.bridge.finished.connect(self.on_finished)
         self.bridge.model_changed.connect(self.on_model_changed)
+        self.bridge.set_streaming(self.streaming_config())  # before any model is loaded
         self.error_box: QMessageBox | None = None
         self.frames_shown = 0
         self.model_entries: list[ModelEntry] = []
@@ -321,6 +324,37 @@ class MainWindow(QMainWindow):
                 checked=self.prefs.beam_width == w,
             )  # fmt: skip
             group.addAction(action)
+        menu.addSeparator()
+        pause_menu = menu.addMenu("Commit glosses after a &pause of")
+        group = QActionGroup(self)
+        for pause in PAUSES_S:
+            action = self._action(
+                pause_menu, f"{pause:g} s", lambda _=False, v=pause: self.set_pause(v),
+                checkable=True, checked=self.prefs.pause_s == pause,
+            )  # fmt: skip
+            group.addAction(action)
+        self.settle_action = self._action(
+            menu, "Commit a gloss as soon as it is &certain", self.set_settle, checkable=True,
+            checked=self.prefs.settle,
+        )  # fmt: skip
+        self.settle_action.setToolTip(
+            "Without it, glosses are committed only at a pause: later, but the language model "
+            "sees more of the sentence"
+        )
+
+    def streaming_config(self) -> StreamingConfig:
+        """When glosses are committed, as chosen in the menu (the engine sets the frame rate)."""
+        return StreamingConfig(
+            pause_s=self.prefs.pause_s, settle_s=DEFAULT_SETTLE_S if self.prefs.settle else 0.0
+        )
+
+    def set_pause(self, pause_s: float) -> None:
+        self.update_prefs(pause_s=pause_s)
+        self.bridge.set_streaming(self.streaming_config())
+
+    def set_settle(self, on: bool) -> None:
+        self.update_prefs(settle=bool(on))
+        self.bridge.set_streaming(self.streaming_config())
 
     def decoder_config(self, info: ModelInfo | None) -> DecoderConfig:
         """The decoder settings chosen in the menu, for ``info``'s model."""

@@ -15,10 +15,12 @@ from typing import Any
 from PySide6.QtCore import QByteArray, QSettings
 
 from engine.decoder import DEFAULT_BEAM_WIDTH
+from engine.streaming import DEFAULT_PAUSE_S
 
 __all__ = ["MAX_RECENT", "AppSettings", "load_settings", "remember_model", "save_settings"]
 
 MAX_RECENT = 6  # models in the "Recent models" menu
+MIN_PAUSE_S, MAX_PAUSE_S = 0.1, 3.0  # a pause outside these was not set by the app
 ORGANISATION = "SignStream"
 APPLICATION = "SignStream"
 
@@ -32,6 +34,8 @@ class AppSettings:
     lm_enabled: bool = True  # beam search with the model's LM (when it has one)
     alpha: float | None = None  # LM weight; None: the model's tuned value
     beam_width: int = DEFAULT_BEAM_WIDTH
+    pause_s: float = DEFAULT_PAUSE_S  # rest that commits the glosses before it
+    settle: bool = True  # commit a gloss as soon as it has settled (engine.streaming)
     mirror: bool = True  # show the video like a mirror (what people expect of a selfie view)
     overlay: bool = True  # draw the landmarks over the video
     large_text: bool = False  # transcript readable from across a room
@@ -63,12 +67,17 @@ def _parse(field: str, value: Any, default: Any) -> Any:
             return None
         w, h = text.split("x", 1)
         return (int(w), int(h))
-    if field in ("lm_enabled", "mirror", "overlay", "large_text"):
+    if field in ("lm_enabled", "mirror", "overlay", "large_text", "settle"):
         return _bool(value, default)
     if field == "alpha":
         return None if value in (None, "", "model") else float(value)
     if field == "beam_width":
         return max(1, int(value))
+    if field == "pause_s":
+        pause = float(value)
+        if not MIN_PAUSE_S <= pause <= MAX_PAUSE_S:
+            raise ValueError(f"pause {pause} s")
+        return pause
     if field == "geometry":
         return bytes(value.data()) if isinstance(value, QByteArray) else bytes(value or b"")
     raise KeyError(field)

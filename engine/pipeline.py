@@ -296,6 +296,17 @@ class Pipeline:
         if self.recognizer is not None:
             self.recognizer.decoder.update(config)
 
+    def update_streaming(self, config: StreamingConfig) -> None:
+        """Change when glosses are committed (pause, settling, ...) live; kept across model
+        swaps. ``config.fps`` is replaced by the model's frame rate. Raises ValueError (and
+        changes nothing) for rules that do not fit that rate."""
+        rec = self.recognizer
+        if rec is not None:
+            fitted = replace(config, fps=rec.info.fps)  # validates before anything changes
+            # one attribute assignment: the worker thread reads it at its next push
+            rec.streaming.config = fitted
+        self.config = replace(self.config, streaming=config)
+
     def events(self, timeout: float | None = None) -> Iterator[Event]:
         """Events until the stream ends (only when no ``on_event`` callback was given)."""
         while True:

@@ -152,6 +152,12 @@ def test_decoder_menu_applies_live(window, tiny_onnx: Path, tiny_lm: Path, tmp_p
     assert config is not None and (config.beam_width, config.alpha) == (5, 1.5)
     window.lm_action.trigger()  # off
     assert window.bridge.decoder_config.method == "greedy" and "greedy" in window.status.text()
+    # when glosses are committed: live, at the model's frame rate
+    assert window.bridge.streaming_config.settle_s > 0  # the default
+    window.set_pause(0.8)
+    window.settle_action.trigger()  # off
+    rules = window.bridge.streaming_config
+    assert (rules.pause_s, rules.settle_s, rules.fps) == (0.8, 0.0, window.bridge.model_info.fps)
 
 
 def test_settings_round_trip(qtbot, settings: QSettings, tmp_path: Path, tiny_onnx: Path) -> None:  # type: ignore[no-untyped-def]
@@ -162,6 +168,8 @@ def test_settings_round_trip(qtbot, settings: QSettings, tmp_path: Path, tiny_on
     first.set_large_text(True)
     first.set_beam_width(20)
     first.set_alpha(0.75)
+    first.set_pause(0.5)
+    first.settle_action.trigger()  # off
     first.set_resolution((1280, 720))
     first.update_prefs(camera="webcam:/dev/video3")
     first.show()
@@ -180,6 +188,14 @@ def test_settings_round_trip(qtbot, settings: QSettings, tmp_path: Path, tiny_on
         assert second.bridge.model_info is not None
         assert second.bridge.model_info.path == str(tiny_onnx)
         assert second.bridge.decoder_config.beam_width == 20
+        assert (p.pause_s, p.settle) == (0.5, False) and not second.settle_action.isChecked()
+        assert (
+            second.bridge.streaming_config.pause_s,
+            second.bridge.streaming_config.settle_s,
+        ) == (
+            0.5,
+            0.0,
+        )
         assert p.geometry and second.size() == size
     finally:
         second.bridge.close()

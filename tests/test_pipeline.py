@@ -216,3 +216,20 @@ def test_run_command_takes_the_commit_rules(
     assert commits and all(set(e["glosses"]) <= {"hello", "tea", "coffee"} for e in commits)
     assert cli.main([*base, "--settle", "-1"]) == 2
     assert "settle_s must be a finite number >= 0" in capsys.readouterr().err
+
+
+def test_commit_rules_change_live_and_bad_ones_are_refused(tiny_onnx: Path) -> None:
+    from engine.streaming import StreamingConfig
+
+    pipeline = Pipeline(PipelineConfig(model=str(tiny_onnx)))
+    rec = pipeline.recognizer
+    assert rec is not None
+    pipeline.update_streaming(StreamingConfig(fps=99.0, pause_s=0.6, settle_s=0.0))
+    assert rec.streaming.config.pause_s == 0.6 and rec.streaming.config.fps == rec.info.fps
+    # fits 100 fps (pause 5 frames, segment 6), not the model's 30 fps (2 and 2)
+    fits_100 = StreamingConfig(fps=100.0, pause_s=0.05, max_segment_s=0.06, lead_s=0.0)
+    assert rec.info.fps == 30.0
+    with pytest.raises(ValueError, match="max_segment_s"):
+        pipeline.update_streaming(fits_100)
+    assert rec.streaming.config.pause_s == 0.6  # unchanged
+    pipeline.close()
