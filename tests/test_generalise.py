@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import itertools
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -182,3 +183,21 @@ def test_sign_form_reads_hands_and_height_from_the_landmarks() -> None:
     assert form["clips"] == 2 and form["no_hand"] == 1
     assert form["both_hands"] == pytest.approx(0.25)  # (5 / 10 + 0) / 2
     assert form["wrist_height"] == pytest.approx(1.5, abs=1e-4)  # the one clip with hands
+
+
+def test_nested_alpha_is_chosen_on_the_other_folds() -> None:
+    from training.generalise import nested_alpha_wer
+
+    def ev(*wers: float) -> dict[str, Any]:
+        return {"beam": {a: {"wer": w} for a, w in zip(("0.5", "1.0", "1.5"), wers, strict=True)}}
+
+    folds = {"a": ev(0.10, 0.20, 0.30), "b": ev(0.30, 0.05, 0.20), "c": ev(0.05, 0.10, 0.01)}
+    nested = nested_alpha_wer(folds)
+    # a: b and c's mean is lowest at 1.0 (0.075); b: a and c's at 0.5 (0.075); c: a and b's
+    # at 1.0 (0.125): never the fold's own best (a 0.5, b 1.0, c 1.5)
+    assert nested == {
+        "a": {"alpha": 1.0, "wer": 0.20},
+        "b": {"alpha": 0.5, "wer": 0.30},
+        "c": {"alpha": 1.0, "wer": 0.10},
+    }
+    assert nested_alpha_wer({"a": folds["a"]}) == {}

@@ -247,13 +247,19 @@ def evaluate(
     return report
 
 
+def beam_grid(evaluation: dict[str, Any], rejection: bool = True) -> dict[str, dict[str, Any]]:
+    """The beam + LM WER counts per alpha (a string key) of an :meth:`EvalReport.to_dict`,
+    with the model's rejection of unknown signs or without it (a model without a rejector:
+    the same)."""
+    beam = evaluation["beam"] if rejection else evaluation.get("beam_no_rejection") or {}
+    grid: dict[str, dict[str, Any]] = beam or evaluation["beam"]
+    return grid
+
+
 def beam_wer(evaluation: dict[str, Any], rejection: bool = True) -> tuple[float, float]:
     """``(WER, alpha)``: the best beam + LM WER of an :meth:`EvalReport.to_dict` over its
-    alphas, with the model's rejection of unknown signs or without it (a model without a
-    rejector: the same)."""
-    beam = evaluation["beam"] if rejection else evaluation.get("beam_no_rejection") or {}
-    if not beam:
-        beam = evaluation["beam"]
+    alphas (:func:`beam_grid`)."""
+    beam = beam_grid(evaluation, rejection)
     alpha = min(beam, key=lambda a: float(beam[a]["wer"]))
     return float(beam[alpha]["wer"]), float(alpha)
 

@@ -43,7 +43,7 @@ from engine.decoder import GlossDecoder
 from engine.features import DEFAULT_ASPECT, L_SHOULDER, R_SHOULDER
 from engine.landmarks import GROUP_INDEX, LEFT_HAND, RIGHT_HAND, LandmarkSequence
 from training.config import TrainConfig, load_config
-from training.evaluate import LoadedModel, beam_wer, evaluate, load_for_eval
+from training.evaluate import LoadedModel, beam_grid, beam_wer, evaluate, load_for_eval
 from training.sentences import SentenceData, clip_choice, clip_example
 
 __all__ = [
@@ -402,6 +402,23 @@ def _fold_config(base: TrainConfig, signer: str, out_dir: Path) -> TrainConfig:
     return replace(base, name=f"fold-{signer}", out_dir=str(out_dir), data=data)
 
 
+def nested_alpha_wer(evaluations: dict[str, dict[str, Any]]) -> dict[str, dict[str, float]]:
+    """Each fold's beam + LM WER (without rejection) at the LM weight chosen on the OTHER
+    folds' held-out signers (the alpha with their lowest mean WER): no signer's own sentences
+    choose the weight its WER is reported at. ``evaluations``: held-out signer ->
+    :meth:`EvalReport.to_dict`. Returns signer -> ``{"alpha", "wer"}`` (empty with one fold)."""
+    if len(evaluations) < 2:
+        return {}
+    grids = {k: beam_grid(e, rejection=False) for k, e in evaluations.items()}
+    out = {}
+    for signer, grid in grids.items():
+        others = [g for k, g in grids.items() if k != signer]
+        alphas = set(grid).intersection(*others)
+        alpha = min(alphas, key=lambda a: (np.mean([float(g[a]["wer"]) for g in others]), a))
+        out[signer] = {"alpha": float(alpha), "wer": float(grid[alpha]["wer"])}
+    return out
+
+
 def leave_one_signer_out(
     config_path: str | Path,
     lm: str | Path,
@@ -453,6 +470,14 @@ def leave_one_signer_out(
             "isolated_top1_worst" + suffix: float(np.min(top1)),
             "wer_beam_lm_mean" + suffix: float(np.mean(wer)),
             "wer_beam_lm_worst" + suffix: float(np.max(wer)),
+        }
+    nested = nested_alpha_wer({k: f["eval"] for k, f in folds.items()})
+    if nested:
+        wers = [v["wer"] for v in nested.values()]
+        summary |= {
+            "wer_beam_lm_nested": nested,
+            "wer_beam_lm_nested_mean": float(np.mean(wers)),
+            "wer_beam_lm_nested_worst": float(np.max(wers)),
         }
     atomic_write_text(out_dir / "loso.json", json.dumps(summary, indent=1))
     return summary

@@ -205,6 +205,19 @@ def _generalisation(s: dict[str, Any]) -> list[str]:
             f"WER with the LM mean {_pct(g['wer_beam_lm_mean' + suffix])}, worst "
             f"{_pct(g['wer_beam_lm_worst' + suffix])} (target <= 5% per signer).",
         ]
+    if "wer_beam_lm_nested" in g:
+        nested = g["wer_beam_lm_nested"]
+        lines += [
+            "",
+            "The alpha above is the best on the held-out signer's own sentences (the training "
+            "signers' dev sentences score about 0% at every alpha and cannot choose it), an "
+            "optimistic figure. With alpha chosen on the OTHER folds' held-out signers instead: "
+            "WER "
+            + " / ".join(f"{_pct(v['wer'])} ({signer}, alpha {v['alpha']:g})"
+                         for signer, v in nested.items())
+            + f", mean {_pct(g['wer_beam_lm_nested_mean'])}, worst "
+            f"{_pct(g['wer_beam_lm_nested_worst'])}.",
+        ]  # fmt: skip
     lines += [
         "",
         "Alex recorded only six of the words and no idle samples.",
