@@ -172,14 +172,11 @@ def _row(name: str, ck_path: Path, lm: Path, work: Path) -> dict[str, Any]:
     int8_path = work / "onnx" / f"{name}.int8.onnx"
     metrics = _evaluate(ck_path, lm, work / "eval" / f"{name}.json")
     source = onnx_path.with_suffix(".source")  # the checkpoint's fingerprint it was made from
-    fresh = (
-        onnx_path.exists()
-        and source.exists()
-        and source.read_text().strip() == fingerprint(ck_path)
-    )
+    ck_source = fingerprint(ck_path)
+    fresh = onnx_path.exists() and source.exists() and source.read_text().strip() == ck_source
     if not fresh or read_model_info(onnx_path).rejector is None:
         export_onnx(ck, onnx_path, name=name, heldout=heldout_summary(metrics))
-        atomic_write_text(source, fingerprint(ck_path) + "\n")
+        atomic_write_text(source, ck_source + "\n")
         int8_path.unlink(missing_ok=True)
     if not int8_path.exists():
         quantize_int8(onnx_path, int8_path, "dynamic")
