@@ -50,6 +50,9 @@ class DataConfig:
     dev_fraction: float = 0.1  # of each train signer's samples, held back for dev
     mirror_probability: float = 0.0  # chance a training sentence is mirrored
     augment: bool = False  # other people and cameras: training.augment.AugmentConfig()
+    # with ``augment``, also other people's hands and arms (size, wrist turn, signing space,
+    # where a sign is made): training.augment.AugmentConfig.with_people()
+    augment_people: bool = False
     # datasets of OTHER vocabularies: their signs are attached before or after training
     # sentences, labelled nothing, so that the model learns to reject signs it does not know
     # (glosses whose name is in the vocabulary are left out of them)

@@ -241,7 +241,7 @@ class SentenceData:
                 for i, s in enumerate(seqs)
             )
         if self.config.augment:
-            cfg = AugmentConfig()
+            cfg = AugmentConfig.with_people() if self.config.augment_people else AugmentConfig()
             seqs = (
                 augment(s, cfg, np.random.default_rng([seed, 2, i])) for i, s in enumerate(seqs)
             )
