@@ -21,6 +21,7 @@ import tomllib
 from engine.features import FeatureSpec
 
 __all__ = [
+    "CotrainConfig",
     "DataConfig",
     "DistillConfig",
     "ModelConfig",
@@ -97,6 +98,19 @@ class OptimConfig:
 
 
 @dataclass(frozen=True)
+class CotrainConfig:
+    """Co-training on other people's isolated clips (training/cotrain.py); ``datasets`` empty
+    (the default): none."""
+
+    # isolated-clip datasets of other people and vocabularies (training/pretrain.py's defaults:
+    # WLASL-50's real clips and the Bhutanese distractor signs)
+    datasets: tuple[str, ...] = ()
+    weight: float = 0.3  # of the clip classification loss, beside the CTC loss (weight 1)
+    batch_size: int = 32  # clips per CTC step
+    label_smoothing: float = 0.1
+
+
+@dataclass(frozen=True)
 class DistillConfig:
     """Knowledge distillation (``signstream train distill``); empty teachers = no distillation."""
 
@@ -118,6 +132,7 @@ class TrainConfig:
     model: ModelConfig = field(default_factory=ModelConfig)
     optim: OptimConfig = field(default_factory=OptimConfig)
     distill: DistillConfig = field(default_factory=DistillConfig)
+    cotrain: CotrainConfig = field(default_factory=CotrainConfig)
     features: dict[str, Any] = field(default_factory=lambda: FeatureSpec().to_dict())
     device: str = "auto"  # auto | cpu | cuda
     seed: int = 0  # model init and batch order

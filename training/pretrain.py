@@ -46,6 +46,7 @@ __all__ = [
     "PretrainConfig",
     "heldback_false_accepts",
     "load_encoder_init",
+    "other_people_clips",
     "pretrain_encoder",
     "wlasl_heldback_glosses",
 ]
@@ -76,10 +77,11 @@ def wlasl_heldback_glosses(glosses: Sequence[str]) -> tuple[str, ...]:
     return tuple(others[1::2])
 
 
-def _clips(config: PretrainConfig) -> tuple[list[LandmarkSequence], list[str]]:
-    """Every usable clip of the datasets and its label ``"<dataset>:<gloss>"``."""
+def other_people_clips(datasets: Sequence[str]) -> tuple[list[LandmarkSequence], list[str]]:
+    """Every usable clip of ``datasets`` and its label ``"<dataset>:<gloss>"``; of WLASL-50,
+    not the glosses the generalisation checks test (module docstring)."""
     seqs, labels = [], []
-    for path in config.datasets:
+    for path in datasets:
         ds = Dataset(path)
         skip: set[str] = set()
         if Path(path).name == Path(WLASL).name:
@@ -103,7 +105,7 @@ def pretrain_encoder(
     if train_config is None:
         train_config = load_config(Path(config.config))
     spec = train_config.feature_spec
-    seqs, labels = _clips(config)
+    seqs, labels = other_people_clips(config.datasets)
     classes = sorted(set(labels))
     y_all = torch.tensor([classes.index(x) for x in labels])
     torch.manual_seed(config.seed)

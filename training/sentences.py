@@ -93,6 +93,13 @@ def clip_choice(result: DecodeResult) -> int | None:
     return int(np.argmax(result.confidences)) if result.glosses else None
 
 
+def augmentation_for(data: DataConfig) -> AugmentConfig | None:
+    """The augmentations a run's training data gets (None: none)."""
+    if not data.augment:
+        return None
+    return AugmentConfig.with_people() if data.augment_people else AugmentConfig()
+
+
 def attach(
     seq: LandmarkSequence, other: LandmarkSequence, before: bool, gap_s: float
 ) -> LandmarkSequence:
@@ -240,8 +247,8 @@ class SentenceData:
                 self._with_distractor(s, np.random.default_rng([seed, 3, i]))
                 for i, s in enumerate(seqs)
             )
-        if self.config.augment:
-            cfg = AugmentConfig.with_people() if self.config.augment_people else AugmentConfig()
+        cfg = augmentation_for(self.config)
+        if cfg is not None:
             seqs = (
                 augment(s, cfg, np.random.default_rng([seed, 2, i])) for i, s in enumerate(seqs)
             )

@@ -34,7 +34,7 @@ from engine.vocabulary import BLANK, Vocabulary
 from training.config import TrainConfig
 from training.distill import feature_loss, soft_loss, teacher_posteriors, temperature_at
 from training.models.base import ModelSpec, SequenceModel, build_model, model_from_spec
-from training.sentences import Example, SentenceData
+from training.sentences import Example, SentenceData, augmentation_for
 from training.wer import WerCounts, corpus_wer
 
 __all__ = ["Checkpoint", "TrainResult", "greedy_decode", "load_checkpoint", "train"]
@@ -123,7 +123,8 @@ class Checkpoint:
     epoch: int  # epochs completed
     best_wer: float
     history: list[dict[str, Any]] = field(default_factory=list)
-    # optimiser, scheduler, projection; "rejection": a training.rejection.RejectionFit dict
+    # optimiser, scheduler, projection, cotrain_head (training.cotrain); "rejection": a
+    # training.rejection.RejectionFit dict
     extra: dict[str, Any] = field(default_factory=dict)
 
     def model(self) -> SequenceModel:
@@ -160,7 +161,9 @@ def load_checkpoint(path: str | os.PathLike[str]) -> Checkpoint:
     if not isinstance(d, dict) or d.get("version") != CHECKPOINT_VERSION:
         raise ValueError(f"{path}: not a SignStream checkpoint (version {CHECKPOINT_VERSION})")
     extra = {
-        k: d[k] for k in ("optimizer", "scheduler", "projection", "step", "rejection") if k in d
+        k: d[k]
+        for k in ("optimizer", "scheduler", "projection", "cotrain_head", "step", "rejection")
+        if k in d
     }
     return Checkpoint(
         config=config_from_dict(TrainConfig, d["config"]),
@@ -314,7 +317,18 @@ def train(
             raise ValueError(f"--student-init {dcfg.student_init}: another architecture/vocabulary")
         model.load_state_dict(init.state)
 
+    cotrainer = None
+    if config.cotrain.datasets:
+        from training.cotrain import Cotrainer
+        from training.pretrain import other_people_clips
+
+        if distributed:  # its forward passes bypass DistributedDataParallel's gradient sync
+            raise ValueError("co-training (cotrain.datasets) runs on one process only")
+        clips, labels = other_people_clips(config.cotrain.datasets)
+        cotrainer = Cotrainer(config.cotrain, clips, labels, model.hidden_dim, config.seed)
+        cotrainer.to(device)
     params = list(model.parameters()) + (list(projection.parameters()) if projection else [])
+    params += list(cotrainer.head.parameters()) if cotrainer else []
     steps_per_epoch = math.ceil(config.data.train_sentences / world / config.optim.batch_size)
     total = steps_per_epoch * config.optim.epochs
     o = config.optim
@@ -329,6 +343,8 @@ def train(
         scheduler.load_state_dict(ck.extra["scheduler"])
         if projection is not None and "projection" in ck.extra:
             projection.load_state_dict(ck.extra["projection"])
+        if cotrainer is not None and "cotrain_head" in ck.extra:
+            cotrainer.head.load_state_dict(ck.extra["cotrain_head"])
         start_epoch, best_wer, history = ck.epoch, ck.best_wer, ck.history
         bad_epochs = sum(1 for _ in _since_best(history))
     train_model: nn.Module = model
@@ -353,7 +369,9 @@ def train(
         examples = data.train_epoch(epoch)[rank::world]
         temperature = temperature_at(epoch, config.optim.epochs, dcfg.temperatures)
         train_model.train()
-        sums = {"loss": 0.0, "hard": 0.0, "soft": 0.0, "feature": 0.0}
+        sums = {"loss": 0.0, "hard": 0.0, "soft": 0.0, "feature": 0.0, "cotrain": 0.0}
+        if cotrainer is not None:
+            cotrainer.start_epoch(epoch, spec, augmentation_for(config.data))
         n_batches = 0
         it = batches(examples, config.optim.batch_size, generator)
         bar = _progress(it, steps_per_epoch, f"epoch {epoch + 1}", progress and rank == 0)
@@ -381,6 +399,11 @@ def train(
                     feat = feature_loss(out.hidden, t_out[0].hidden, projection, b.lengths)
                     loss = loss + dcfg.gamma * feat
                     parts["feature"] = feat.item()
+            if cotrainer is not None:
+                with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_amp):
+                    clip_loss = cotrainer.loss(model, device)
+                loss = loss + config.cotrain.weight * clip_loss
+                parts["cotrain"] = clip_loss.item()
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(params, config.optim.grad_clip)
@@ -412,6 +435,8 @@ def train(
             }
             if projection is not None:
                 extra["projection"] = projection.state_dict()
+            if cotrainer is not None:
+                extra["cotrain_head"] = cotrainer.head.state_dict()
             ck = Checkpoint(
                 config, model.spec, vocab, model.state_dict(), epoch + 1, best_wer, history, extra
             )
