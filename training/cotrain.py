@@ -85,16 +85,13 @@ class Cotrainer(nn.Module):
 
     def loss(self, model: nn.Module, device: torch.device) -> torch.Tensor:
         """Cross-entropy of the head on the next batch of clips, through ``model``."""
-        from training.wlasl import stack_clips
+        from training.wlasl import masked_mean, stack_clips
 
         if not self._features:
             raise RuntimeError("start_epoch() first")
         idx = self._next_batch()
         x, lengths = stack_clips([self._features[i] for i in idx])
         x, lengths = x.to(device), lengths.to(device)
-        hidden = model(x, lengths).hidden.float()  # (B, T, H)
-        mask = (torch.arange(x.shape[1], device=device)[None, :] < lengths[:, None]).float()
-        pooled = (hidden * mask[:, :, None]).sum(1) / lengths[:, None].clamp(min=1)
-        logits = self.head(pooled)
+        logits = self.head(masked_mean(model(x, lengths).hidden.float(), lengths))
         target = self.targets[idx].to(device)
         return F.cross_entropy(logits, target, label_smoothing=self.config.label_smoothing)

@@ -180,10 +180,14 @@ class PooledClassifier(nn.Module):
         self.head = nn.Linear(encoder.hidden_dim, num_glosses)
 
     def forward(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-        hidden = self.encoder(x, lengths).hidden  # (B, T, H)
-        mask = (torch.arange(x.shape[1])[None, :] < lengths[:, None]).to(hidden.dtype)
-        pooled = (hidden * mask[:, :, None]).sum(1) / lengths[:, None].clamp(min=1)
-        return self.head(pooled)  # type: ignore[no-any-return]
+        return self.head(masked_mean(self.encoder(x, lengths).hidden, lengths))  # type: ignore[no-any-return]
+
+
+def masked_mean(hidden: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+    """``(B, T, H)`` -> ``(B, H)``: the mean over each sequence's first ``lengths`` frames."""
+    t = torch.arange(hidden.shape[1], device=hidden.device)
+    mask = (t[None, :] < lengths[:, None]).to(hidden.dtype)
+    return (hidden * mask[:, :, None]).sum(1) / lengths[:, None].clamp(min=1)
 
 
 def _sequence(clip: WlaslClip) -> LandmarkSequence:
