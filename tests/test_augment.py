@@ -64,9 +64,9 @@ def _wrist_from_shoulder(seq: LandmarkSequence) -> np.ndarray:
 def test_people_augmentations_change_hands_and_arms_not_the_body() -> None:
     seq = make_sequence(num_frames=40, drop_left=0.2)
     off = AugmentConfig.none()
-    assert AugmentConfig().hand_size == (1.0, 1.0)  # off unless asked for
+    assert not AugmentConfig().imitates_people  # off unless asked for
     people = AugmentConfig.with_people()
-    assert people.hand_offset > 0 and people.reach != (1.0, 1.0)
+    assert people.imitates_people and people.hand_offset > 0 and people.reach != (1.0, 1.0)
     big_hands = augment(
         seq, dataclasses.replace(off, hand_size=(1.2, 1.2)), np.random.default_rng(0)
     )

@@ -78,6 +78,12 @@ class AugmentConfig:
     reach: tuple[float, float] = (1.0, 1.0)  # arm-to-shoulder distance scale range
     hand_offset: float = 0.0  # max distance a hand is moved, shoulder widths
 
+    @property
+    def imitates_people(self) -> bool:
+        """Whether any of the other-people augmentations is on."""
+        scaled = self.hand_size != (1.0, 1.0) or self.reach != (1.0, 1.0)
+        return scaled or self.hand_rotation_degrees > 0 or self.hand_offset > 0
+
     @classmethod
     def with_people(cls) -> AugmentConfig:
         """The camera augmentations plus the ones that imitate other people."""
@@ -122,7 +128,8 @@ _ARMS = (
 
 
 def _person(seq: LandmarkSequence, cfg: AugmentConfig, rng: np.random.Generator) -> FloatArray:
-    """``points`` ``(T, P, 4)`` with the hands and arms of another person (module docstring).
+    """``seq.points`` ``(T, P, 4)`` with the hands and arms of another person (module
+    docstring).
 
     Works in image units with x stretched by the aspect ratio, so turns and offsets are
     true to the picture; frames without a pose keep their arm points and move the hands only
@@ -180,13 +187,7 @@ def augment(
     """One random variation of ``seq`` (labels and signer kept; spans dropped if time changes)."""
     if rng.random() < cfg.mirror:
         seq = seq.mirrored()
-    if (
-        cfg.hand_size != (1.0, 1.0)
-        or cfg.hand_rotation_degrees
-        or cfg.reach != (1.0, 1.0)
-        or (cfg.hand_offset)
-    ):
-        # other people first, in the picture the camera then sees
+    if cfg.imitates_people:  # other people first, in the picture the camera then sees
         seq = seq.replace(points=_person(seq, cfg, rng))
     points = _geometry(seq, cfg, rng)
     present = seq.present.copy()
