@@ -68,12 +68,11 @@ class Cotrainer(nn.Module):
     ) -> None:
         """New augmented features of every clip and a new order for ``epoch``."""
         rng = self._rng = np.random.default_rng([self.seed, 7, epoch])  # same on resume
-        seqs = (
-            self.clips
-            if augmentation is None
-            else [augment(s, augmentation, rng) for s in self.clips]
-        )
-        self._features = [compute_features(s, spec).values for s in seqs]
+        if augmentation is not None:
+            seqs = [augment(s, augmentation, rng) for s in self.clips]
+            self._features = [compute_features(s, spec).values for s in seqs]
+        elif not self._features:  # unaugmented features are the same every epoch
+            self._features = [compute_features(s, spec).values for s in self.clips]
         self._order = rng.permutation(len(self.clips)).tolist()
 
     def _next_batch(self) -> list[int]:
