@@ -251,9 +251,10 @@ def beam_grid(evaluation: dict[str, Any], rejection: bool = True) -> dict[str, d
     """The beam + LM WER counts per alpha (a string key) of an :meth:`EvalReport.to_dict`,
     with the model's rejection of unknown signs or without it (a model without a rejector:
     the same)."""
-    beam = evaluation["beam"] if rejection else evaluation.get("beam_no_rejection") or {}
-    grid: dict[str, dict[str, Any]] = beam or evaluation["beam"]
-    return grid
+    without: dict[str, dict[str, Any]] = (
+        {} if rejection else evaluation.get("beam_no_rejection") or {}
+    )
+    return without or evaluation["beam"]
 
 
 def beam_wer(evaluation: dict[str, Any], rejection: bool = True) -> tuple[float, float]:
