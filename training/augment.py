@@ -207,7 +207,8 @@ def augment(
         points[:, lower, 3] = 0.0  # visibility 0: MediaPipe's "out of the picture"
     out = seq.replace(points=points.astype(np.float32), present=present)
     lo, hi = cfg.speed
-    speed = float(np.exp(rng.uniform(np.log(lo), np.log(hi)))) if hi > lo else 1.0
+    # a fixed speed (lo == hi) draws nothing: training's random streams stay as they were
+    speed = float(np.exp(rng.uniform(np.log(lo), np.log(hi)))) if hi > lo else float(lo)
     timing_changed = speed != 1.0
     if timing_changed:
         t = out.timestamps

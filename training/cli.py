@@ -141,6 +141,12 @@ def _add_eval_export_lm(tsub: Any) -> None:
     p.add_argument("--compare-greedy", action="store_true", help="(greedy is always reported)")
     p.add_argument("--json", type=Path, default=None, help="write the report here")
     p.add_argument("--no-isolated", action="store_true", help="skip isolated accuracy")
+    p.add_argument(
+        "--condition",
+        default=None,
+        help="test sentences as another webcam or signer shows them (training/conditions.py: "
+        "mirrored, fps15, fps10, far, angle, hands-lost, fast, slow)",
+    )
     p.set_defaults(func=_evaluate)
 
     p = tsub.add_parser("export", help="checkpoint -> self-describing ONNX (+ INT8)")
@@ -282,6 +288,7 @@ def _teach(args: argparse.Namespace, overrides: list[str]) -> int:
 
 
 def _evaluate(args: argparse.Namespace, overrides: list[str]) -> int:
+    from training.conditions import condition_named
     from training.config import DataConfig, apply_overrides, config_from_dict
     from training.evaluate import DEFAULT_ALPHAS, evaluate
 
@@ -292,6 +299,7 @@ def _evaluate(args: argparse.Namespace, overrides: list[str]) -> int:
     report = evaluate(
         args.model, args.lm, alphas=args.alphas or DEFAULT_ALPHAS, beta=args.beta,
         beam_width=args.beam_width, data=data, out_json=args.json, isolated=not args.no_isolated,
+        condition=condition_named(args.condition) if args.condition else None,
     )  # fmt: skip
     print(report.table())
     return 0

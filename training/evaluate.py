@@ -25,6 +25,7 @@ from engine.atomic import atomic_write_text
 from engine.decoder import DecoderConfig, DecodeResult, GlossDecoder
 from engine.rejection import Rejector
 from engine.vocabulary import Vocabulary
+from training.conditions import Condition
 from training.config import DataConfig, TrainConfig
 from training.sentences import Example, SentenceData, clip_choice
 from training.wer import corpus_wer
@@ -84,6 +85,7 @@ class EvalReport:
     isolated_samples: int = 0
     seconds: float = 0.0
     rejection: bool = False  # the model's rejector dropped glosses it took for unknown signs
+    condition: str = ""  # the test sentences changed as training.conditions names (""= none)
     # with a rejector: beam + LM WER per alpha had it kept every gloss
     beam_no_rejection: dict[str, dict[str, float | int]] = field(default_factory=dict)
     isolated_accuracy_no_rejection: float | None = None
@@ -177,10 +179,12 @@ def evaluate(
     isolated: bool = True,
     mirrored: bool = False,
     reject: bool = True,
+    condition: Condition | None = None,
 ) -> EvalReport:
     """Held-out WER (greedy; beam + LM for each alpha) and isolated top-1; ``mirrored``: the
-    test sentences mirrored (a mirrored webcam, a left-handed signer); ``reject``: drop the
-    glosses the model's rejector drops (if it has one)."""
+    test sentences mirrored (a mirrored webcam, a left-handed signer); ``condition``: the test
+    sentences as another webcam or signer shows them (:mod:`training.conditions`); ``reject``:
+    drop the glosses the model's rejector drops (if it has one)."""
     t0 = time.perf_counter()
     loaded = load_for_eval(model_path, data)
     vocab, config = loaded.vocab, loaded.config
@@ -191,7 +195,7 @@ def evaluate(
             f"the model's glosses {vocab.glosses} are not those of its data "
             f"{sentence_data.vocab.glosses}"
         )
-    test = sentence_data.fixed("test", mirrored)
+    test = sentence_data.fixed("test", mirrored, condition)
     outs = loaded.outputs(test)
     greedy = GlossDecoder(vocab)
     refs = [list(e.glosses) for e in test]
@@ -206,6 +210,7 @@ def evaluate(
         sentences=len(test),
         greedy=corpus_wer(zip(refs, greedy_hyps, strict=True)).as_dict(),
         rejection=rejector is not None,
+        condition=condition.name if condition else "",
     )
     if rejector is not None:
         kept_all = (r.glosses for r in greedy_results)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
 from training.evaluate import beam_wer, heldout_summary
 from training.generalise import pooled_unknown_and_missed
 from training.trainer import Checkpoint
@@ -218,10 +220,9 @@ def _generalisation(s: dict[str, Any]) -> list[str]:
             + f", mean {_pct(g['wer_beam_lm_nested_mean'])}, worst "
             f"{_pct(g['wer_beam_lm_nested_worst'])}.",
         ]  # fmt: skip
+    lines += ["", "Alex recorded only six of the words and no idle samples.", ""]
+    lines += _conditions(folds)
     lines += [
-        "",
-        "Alex recorded only six of the words and no idle samples.",
-        "",
         "### Cross-dataset and out-of-vocabulary clips",
         "",
         f"Cross-dataset accuracy (16-way: a gloss or nothing): {cross_names}. Unknown signs "
@@ -252,6 +253,34 @@ def _generalisation(s: dict[str, Any]) -> list[str]:
     if "sign_forms" in s:
         lines += _sign_forms(s["sign_forms"])
     return lines
+
+
+def _conditions(folds: dict[str, Any]) -> list[str]:
+    """Each fold's held-out WER under other webcams and signers (training/conditions.py)."""
+    from training.conditions import CONDITIONS
+
+    have = {k: f["conditions"] for k, f in folds.items() if "conditions" in f}
+    if not have:
+        return []
+    lines = [
+        "### Other webcams and signers (training/conditions.py)",
+        "",
+        "Each held-out signer's test sentences changed the way another webcam or signer would "
+        "change them, the same change every time; beam + LM WER at the fold's alpha above, "
+        "without rejection (greedy in brackets). 15 fps and mirroring are inside the "
+        "training augmentations' ranges; 10 fps, half size and 1.5x speed are beyond them.",
+        "",
+        "| condition | " + " | ".join(have) + " | mean |",
+        "|---|" + "---|" * (len(have) + 1),
+    ]
+    described = {"plain": "as recorded"} | {c.name: c.description for c in CONDITIONS}
+    for name, description in described.items():
+        if not all(name in c for c in have.values()):
+            continue
+        cells = [f"{_pct(c[name]['beam'])} ({_pct(c[name]['greedy'])})" for c in have.values()]
+        mean = float(np.mean([c[name]["beam"] for c in have.values()]))
+        lines.append(f"| {description} | " + " | ".join(cells) + f" | {_pct(mean)} |")
+    return [*lines, ""]
 
 
 def _sign_forms(forms: dict[str, dict[str, dict[str, float]]]) -> list[str]:

@@ -25,6 +25,7 @@ from engine.landmarks import GROUP_INDEX, NUM_POINTS, LandmarkSequence, lacking_
 from engine.resample import resample
 from engine.vocabulary import Vocabulary
 from training.augment import AugmentConfig, augment
+from training.conditions import Condition
 from training.config import DataConfig
 from training.grammar import Grammar, Sentence, load_grammar
 from training.splits import split_by_signer
@@ -217,14 +218,22 @@ class SentenceData:
         return out
 
     def _render(
-        self, split: str, count: int, seed: int, config: SynthesisConfig, mirrored: bool = False
+        self,
+        split: str,
+        count: int,
+        seed: int,
+        config: SynthesisConfig,
+        mirrored: bool = False,
+        condition: Condition | None = None,
     ) -> list[Example]:
         pool = self.pools[split]
         sentences = self._sentences(pool, count, np.random.default_rng([seed, 1]))
-        return [
-            features_of(seq.mirrored() if mirrored else seq, self.spec, self.vocab)
-            for seq in synthesize(pool, sentences, config, seed=seed)
-        ]
+        seqs = synthesize(pool, sentences, config, seed=seed)
+        if mirrored:
+            seqs = (s.mirrored() for s in seqs)
+        if condition is not None:
+            seqs = (condition.apply(s, [seed, 6, i]) for i, s in enumerate(seqs))
+        return [features_of(s, self.spec, self.vocab) for s in seqs]
 
     def train_epoch(self, epoch: int) -> list[Example]:
         """New training sentences for ``epoch`` (a pure function of seed and epoch)."""
@@ -287,14 +296,19 @@ class SentenceData:
             seq, other, before=bool(rng.random() < 0.5), gap_s=rng.uniform(*DISTRACTOR_GAP_S)
         )
 
-    def fixed(self, split: str, mirrored: bool = False) -> list[Example]:
+    def fixed(
+        self, split: str, mirrored: bool = False, condition: Condition | None = None
+    ) -> list[Example]:
         """The dev or test sentences (the same every time); ``mirrored``: the same sentences
-        as a mirrored webcam or a left-handed signer shows them."""
-        key = f"{split}-mirrored" if mirrored else split
+        as a mirrored webcam or a left-handed signer shows them; ``condition``: as another
+        webcam or signer would (:mod:`training.conditions`)."""
+        key = "-".join([split] + ["mirrored"] * mirrored + ([condition.name] if condition else []))
         if key not in self._cache:
             count = self.config.dev_sentences if split == "dev" else self.config.test_sentences
             seed = self.config.seed * 100_003 + (900_001 if split == "dev" else 900_002)
-            self._cache[key] = self._render(split, count, seed, self._fixed_config, mirrored)
+            self._cache[key] = self._render(
+                split, count, seed, self._fixed_config, mirrored, condition
+            )
         return self._cache[key]
 
     def isolated(self, split: str = "test") -> list[Example]:
