@@ -201,3 +201,28 @@ def test_nested_alpha_is_chosen_on_the_other_folds() -> None:
         "c": {"alpha": 1.0, "wer": 0.10},
     }
     assert nested_alpha_wer({"a": folds["a"]}) == {}
+
+
+def test_seed_spread_averages_each_fold_over_seeds_then_over_folds() -> None:
+    from training.generalise import fold_summary, seed_spread
+    from training.results import _seed_spread
+
+    def fold(top1: float, wer: float) -> dict[str, Any]:
+        beam = {"1.0": {"wer": wer}, "1.5": {"wer": wer + 0.1}}
+        return {"eval": {"isolated_accuracy": top1, "beam": beam}}
+
+    seed0 = {"a": fold(0.9, 0.05), "b": fold(0.8, 0.10)}
+    seed1 = {"a": fold(0.7, 0.15), "b": fold(0.8, 0.30)}
+    spread = seed_spread({"0": seed0, "1": seed1})
+    assert spread["seeds"] == [0, 1]
+    assert spread["folds"]["a"] == {"isolated_top1": [0.9, 0.7], "wer_beam_lm": [0.05, 0.15]}
+    assert spread["isolated_top1_mean"] == pytest.approx(0.8)  # a 0.8, b 0.8
+    assert spread["isolated_top1_worst"] == pytest.approx(0.8)
+    assert spread["wer_beam_lm_mean"] == pytest.approx(0.15)  # a 0.10, b 0.20
+    assert spread["wer_beam_lm_worst"] == pytest.approx(0.20)
+    one = fold_summary(seed0)
+    assert one["isolated_top1_mean"] == pytest.approx(0.85)
+    assert one["wer_beam_lm_worst"] == pytest.approx(0.10)
+    table = "\n".join(_seed_spread(spread))
+    assert "| a | 90.0% / 70.0% | 5.0% / 15.0% |" in table
+    assert "isolated top-1 mean 80.0%, worst fold 80.0%" in table

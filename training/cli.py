@@ -197,6 +197,13 @@ def _add_eval_export_lm(tsub: Any) -> None:
     p.add_argument("--lm", type=Path, default=Path("models/asl-coffee-student.arpa"))
     p.add_argument("--out", type=Path, default=Path("runs/generalise"))
     p.add_argument("--signers", nargs="+", default=None, help="folds (default: all three)")
+    p.add_argument(
+        "--extra-seeds",
+        type=int,
+        nargs="+",
+        default=(),
+        help="train the folds again with these seeds, for the run-to-run spread",
+    )
     p.add_argument("--data-root", default=None, help="the shared data (default $SIGNSTREAM_DATA)")
     p.set_defaults(func=_generalise)
 
@@ -238,7 +245,12 @@ def _generalise(args: argparse.Namespace, overrides: list[str]) -> int:
         print(json.dumps(check_model(args.model).to_dict(), indent=1))
         return 0
     summary = leave_one_signer_out(
-        args.config, args.lm, args.out, overrides, args.signers or ASL_COFFEE_SIGNERS
+        args.config,
+        args.lm,
+        args.out,
+        overrides,
+        args.signers or ASL_COFFEE_SIGNERS,
+        extra_seeds=args.extra_seeds,
     )
     print(json.dumps({k: v for k, v in summary.items() if k != "folds"}, indent=1))
     return 0

@@ -53,9 +53,11 @@ __all__ = [
     "condition_wers",
     "ensure_datasets",
     "ensure_rejection",
+    "fold_summary",
     "generalisation_error",
     "leave_one_signer_out",
     "pooled_unknown_and_missed",
+    "seed_spread",
 ]
 
 REPO = Path(__file__).resolve().parents[1]
@@ -436,25 +438,24 @@ def condition_wers(model: str | Path, lm: str | Path, alpha: float) -> dict[str,
     return out
 
 
-def leave_one_signer_out(
-    config_path: str | Path,
+def _run_folds(
+    base: TrainConfig,
     lm: str | Path,
-    out_dir: str | Path = "runs/generalise",
-    overrides: Sequence[str] = (),
-    signers: Sequence[str] = ASL_COFFEE_SIGNERS,
-    log: Any = print,
+    out_dir: Path,
+    signers: Sequence[str],
+    log: Any,
+    conditions: bool = True,
 ) -> dict[str, Any]:
-    """Train one run per held-out signer (resuming unfinished ones), evaluate each; summary."""
+    """Train (resuming unfinished runs) and evaluate one fold per held-out signer, each cached
+    in its run folder: ``{signer: {"eval", "checks", "seconds"[, "conditions"]}}``."""
     from training.trainer import train
 
-    out_dir = Path(out_dir)
-    base = load_config(Path(config_path), list(overrides))
     folds: dict[str, Any] = {}
     for signer in signers:
         config = _fold_config(base, signer, out_dir)
         done = config.run_dir / "done"
         if not done.exists():
-            log(f"train {config.name}")
+            log(f"train {config.name} (seed {config.seed})")
             train(config, resume=True, progress=False)
             done.write_text("ok\n")
         best = config.run_dir / "best.pt"
@@ -469,16 +470,18 @@ def leave_one_signer_out(
             checks = check_model(best).to_dict()
             fold = {"eval": ev, "checks": checks, "seconds": time.perf_counter() - t0}
             atomic_write_text(cached, json.dumps(fold, indent=1))
-        if "conditions" not in fold:
+        if conditions and "conditions" not in fold:
             log(f"evaluate {best} under other cameras and signers")
             fold["conditions"] = condition_wers(best, lm, beam_wer(fold["eval"], False)[1])
             atomic_write_text(cached, json.dumps(fold, indent=1))
         folds[signer] = fold
-    summary: dict[str, Any] = {
-        "config": str(config_path),
-        "overrides": list(overrides),
-        "folds": folds,
-    }
+    return folds
+
+
+def fold_summary(folds: dict[str, Any]) -> dict[str, Any]:
+    """Mean and worst fold of isolated top-1 and best-alpha beam + LM WER, with and without
+    rejection (``_no_rejection`` keys), and the nested-alpha WER (:func:`nested_alpha_wer`)."""
+    summary: dict[str, Any] = {}
     for rejection, suffix in ((True, ""), (False, "_no_rejection")):
         top1 = [
             f["eval"].get("isolated_accuracy" + suffix) or f["eval"]["isolated_accuracy"]
@@ -499,5 +502,67 @@ def leave_one_signer_out(
             "wer_beam_lm_nested_mean": float(np.mean(wers)),
             "wer_beam_lm_nested_worst": float(np.max(wers)),
         }
+    return summary
+
+
+def seed_spread(seeds: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """Per held-out signer and over all runs, without rejection (as the default model is
+    shipped): ``seeds`` maps a training seed to its folds (:func:`_run_folds`). Returns
+    ``{"folds": {signer: {"isolated_top1": [per seed], "wer_beam_lm": [per seed]}},
+    "isolated_top1_mean", "isolated_top1_worst", "wer_beam_lm_mean", "wer_beam_lm_worst"}``,
+    the means over seeds of each fold's numbers, mean and worst over folds."""
+    signers = list(next(iter(seeds.values())))
+    per: dict[str, dict[str, list[float]]] = {}
+    for signer in signers:
+        evals = [folds[signer]["eval"] for folds in seeds.values() if signer in folds]
+        per[signer] = {
+            "isolated_top1": [
+                e.get("isolated_accuracy_no_rejection") or e["isolated_accuracy"] for e in evals
+            ],
+            "wer_beam_lm": [beam_wer(e, rejection=False)[0] for e in evals],
+        }
+    top1 = [float(np.mean(v["isolated_top1"])) for v in per.values()]
+    wer = [float(np.mean(v["wer_beam_lm"])) for v in per.values()]
+    return {
+        "seeds": [int(k) for k in seeds],
+        "folds": per,
+        "isolated_top1_mean": float(np.mean(top1)),
+        "isolated_top1_worst": float(np.min(top1)),
+        "wer_beam_lm_mean": float(np.mean(wer)),
+        "wer_beam_lm_worst": float(np.max(wer)),
+    }
+
+
+def leave_one_signer_out(
+    config_path: str | Path,
+    lm: str | Path,
+    out_dir: str | Path = "runs/generalise",
+    overrides: Sequence[str] = (),
+    signers: Sequence[str] = ASL_COFFEE_SIGNERS,
+    log: Any = print,
+    extra_seeds: Sequence[int] = (),
+) -> dict[str, Any]:
+    """Train one run per held-out signer (resuming unfinished ones), evaluate each; summary.
+
+    ``extra_seeds``: the same folds trained again with each of these training seeds (model
+    initialisation, batch order and dropout; the same sentences) in ``out_dir/seed-N``, for
+    the run-to-run spread (:func:`seed_spread`); everything else uses the config's own seed."""
+    out_dir = Path(out_dir)
+    base = load_config(Path(config_path), list(overrides))
+    folds = _run_folds(base, lm, out_dir, signers, log)
+    summary: dict[str, Any] = {
+        "config": str(config_path),
+        "overrides": list(overrides),
+        "folds": folds,
+        **fold_summary(folds),
+    }
+    if extra_seeds:
+        runs = {str(base.seed): folds}
+        for seed in extra_seeds:
+            other = replace(base, seed=seed)
+            runs[str(seed)] = _run_folds(
+                other, lm, out_dir / f"seed-{seed}", signers, log, conditions=False
+            )
+        summary["seed_spread"] = seed_spread(runs)
     atomic_write_text(out_dir / "loso.json", json.dumps(summary, indent=1))
     return summary

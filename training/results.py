@@ -221,6 +221,8 @@ def _generalisation(s: dict[str, Any]) -> list[str]:
             f"{_pct(g['wer_beam_lm_nested_worst'])}.",
         ]  # fmt: skip
     lines += ["", "Alex recorded only six of the words and no idle samples.", ""]
+    if "seed_spread" in g:
+        lines += _seed_spread(g["seed_spread"])
     lines += _conditions(folds)
     lines += [
         "### Cross-dataset and out-of-vocabulary clips",
@@ -252,6 +254,36 @@ def _generalisation(s: dict[str, Any]) -> list[str]:
     ]
     if "sign_forms" in s:
         lines += _sign_forms(s["sign_forms"])
+    return lines
+
+
+def _seed_spread(spread: dict[str, Any]) -> list[str]:
+    """The same folds trained with other seeds (training.generalise.seed_spread)."""
+    seeds = " / ".join(str(k) for k in spread["seeds"])
+    lines = [
+        "### Run-to-run spread",
+        "",
+        f"The same config and data, trained with seeds {seeds} (model initialisation, batch "
+        "order, dropout); without rejection. The table above is the first seed's; the "
+        "shipped model is its fold.",
+        "",
+        f"| held-out signer | isolated top-1, seed {seeds} | WER beam + LM (best alpha), "
+        f"seed {seeds} |",
+        "|---|---|---|",
+    ]
+    for signer, f in spread["folds"].items():
+        top1 = " / ".join(_pct(x) for x in f["isolated_top1"])
+        wer = " / ".join(_pct(x) for x in f["wer_beam_lm"])
+        lines.append(f"| {signer} | {top1} | {wer} |")
+    lines += [
+        "",
+        f"Over the {len(spread['seeds'])} seeds: isolated top-1 mean "
+        f"{_pct(spread['isolated_top1_mean'])}, worst fold {_pct(spread['isolated_top1_worst'])}; "
+        f"WER with the LM mean {_pct(spread['wer_beam_lm_mean'])}, worst fold "
+        f"{_pct(spread['wer_beam_lm_worst'])}. With two training signers per fold, a change to "
+        "the recipe must move one run's numbers by more than this spread before it shows.",
+        "",
+    ]
     return lines
 
 
