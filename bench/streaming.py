@@ -61,7 +61,7 @@ from engine.landmarks import LandmarkSequence  # noqa: E402
 from engine.model import OnnxModel, read_model_info  # noqa: E402
 from engine.pipeline import Pipeline, PipelineConfig, Recognizer  # noqa: E402
 from engine.sources import replay_sequences  # noqa: E402
-from engine.stitching import run_windowed  # noqa: E402
+from engine.stitching import joined, run_windowed, split_joined  # noqa: E402
 from engine.streaming import StreamingConfig, StreamingDecoder  # noqa: E402
 from training.grammar import load_grammar  # noqa: E402
 from training.synthesis import SamplePool, SynthesisConfig, collect_samples, synthesize  # noqa: E402
@@ -196,10 +196,9 @@ def offline_glosses(
         feats = compute_features(seq, info.feature_spec).values
         if stitched:  # embeddings (if any) stitched with their frames, as the Recognizer does
             both = run_windowed(
-                lambda x: np.concatenate([a for a in rec.model.infer(x) if a is not None], 1),
-                feats, info.window, rec.hop, info.lookahead,
-            )  # fmt: skip
-            lp, emb = both[:, :c], (both[:, c:] if info.rejector is not None else None)
+                lambda x: joined(*rec.model.infer(x)), feats, info.window, rec.hop, info.lookahead
+            )
+            lp, emb = split_joined(both, c)
         else:
             lp, emb = rec.model.infer(feats)
         result = rec.decoder.decode(lp)

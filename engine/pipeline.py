@@ -50,7 +50,7 @@ from engine.landmarks import BoolArray, FloatArray, LandmarkSequence
 from engine.model import OnnxModel
 from engine.resample import StreamResampler, fill_gaps
 from engine.sources import Source, SourceConfig, open_source
-from engine.stitching import PosteriorStitcher
+from engine.stitching import PosteriorStitcher, joined, split_joined
 from engine.streaming import StreamingConfig, StreamingDecoder
 
 __all__ = ["Pipeline", "PipelineConfig", "Recognizer", "run_source"]
@@ -189,14 +189,11 @@ class Recognizer:
             hands = _hands_after_gap_fill(seq, self.info.feature_spec.max_gap_s)
             log_probs = np.where(hands[:, None], log_probs, _BLANK_ROW[: log_probs.shape[1]])
         t2 = time.perf_counter()
-        # embeddings travel with their frames' log-probs through the stitcher (same windows)
-        c = log_probs.shape[1]
-        stream = log_probs if embeddings is None else np.concatenate([log_probs, embeddings], 1)
+        stream = joined(log_probs, embeddings)
         first, frames = (
             self.stitcher.flush(stream, start) if final else self.stitcher.push(stream, start)
         )
-        emb = None if embeddings is None else frames[:, c:]
-        events = self.streaming.push(first, frames[:, :c], emb)
+        events = self.streaming.push(first, *split_joined(frames, log_probs.shape[1]))
         if final:
             events += self.streaming.flush()
         t3 = time.perf_counter()
