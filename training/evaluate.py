@@ -85,7 +85,7 @@ class EvalReport:
     isolated_samples: int = 0
     seconds: float = 0.0
     rejection: bool = False  # the model's rejector dropped glosses it took for unknown signs
-    condition: str = ""  # the test sentences changed as training.conditions names (""= none)
+    condition: str = ""  # the test sentences changed as training.conditions names ("": none)
     # with a rejector: beam + LM WER per alpha had it kept every gloss
     beam_no_rejection: dict[str, dict[str, float | int]] = field(default_factory=dict)
     isolated_accuracy_no_rejection: float | None = None
