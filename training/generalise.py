@@ -508,7 +508,7 @@ def fold_summary(folds: dict[str, Any]) -> dict[str, Any]:
 def seed_spread(seeds: dict[str, dict[str, Any]]) -> dict[str, Any]:
     """Per held-out signer and over all runs, without rejection (as the default model is
     shipped): ``seeds`` maps a training seed to its folds (:func:`_run_folds`). Returns
-    ``{"folds": {signer: {"isolated_top1": [per seed], "wer_beam_lm": [per seed]}},
+    ``{"seeds": [...], "folds": {signer: {"isolated_top1": [per seed], "wer_beam_lm": [...]}},
     "isolated_top1_mean", "isolated_top1_worst", "wer_beam_lm_mean", "wer_beam_lm_worst"}``,
     the means over seeds of each fold's numbers, mean and worst over folds."""
     signers = list(next(iter(seeds.values())))
