@@ -107,3 +107,20 @@ def test_people_augmentations_keep_points_a_layout_lacks_at_zero() -> None:
     seq = seq.replace(points=points)
     out = augment(seq, AugmentConfig.with_people(), np.random.default_rng(0))
     assert np.all(out.points[:, 17:23] == 0.0)
+
+
+def test_a_runs_hand_dropout_comes_from_its_data_config() -> None:
+    from training.config import DataConfig
+    from training.sentences import augmentation_for
+
+    assert augmentation_for(DataConfig()) is None  # augment off
+    assert augmentation_for(DataConfig(augment=True)) == AugmentConfig()  # the defaults
+    longer = augmentation_for(
+        DataConfig(augment=True, augment_people=True, hand_dropout=0.6, hand_dropout_frames=(4, 15))
+    )
+    assert longer is not None and longer.imitates_people
+    assert (longer.hand_dropout, longer.hand_dropout_frames) == (0.6, (4, 15))
+    seq = make_sequence(num_frames=60)
+    cfg = dataclasses.replace(AugmentConfig.none(), hand_dropout=1.0, hand_dropout_frames=(15, 15))
+    lost = augment(seq, cfg, np.random.default_rng(0))
+    assert (seq.present[:, 2].sum() - lost.present[:, 2].sum()) == 15  # one burst of 15

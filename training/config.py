@@ -54,6 +54,10 @@ class DataConfig:
     # with ``augment``, also other people's hands and arms (size, wrist turn, signing space,
     # where a sign is made): training.augment.AugmentConfig.with_people()
     augment_people: bool = False
+    # with ``augment``: chance per hand and sentence that MediaPipe loses it for a burst of
+    # frames (lengths drawn from the range); training.augment.AugmentConfig's defaults
+    hand_dropout: float = 0.3
+    hand_dropout_frames: tuple[int, int] = (2, 8)
     # datasets of OTHER vocabularies: their signs are attached before or after training
     # sentences, labelled nothing, so that the model learns to reject signs it does not know
     # (glosses whose name is in the vocabulary are left out of them)

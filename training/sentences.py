@@ -13,7 +13,7 @@ one preprocessing path the live engine uses too.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import numpy.typing as npt
@@ -98,7 +98,10 @@ def augmentation_for(data: DataConfig) -> AugmentConfig | None:
     """The augmentations a run's training data gets (None: none)."""
     if not data.augment:
         return None
-    return AugmentConfig.with_people() if data.augment_people else AugmentConfig()
+    base = AugmentConfig.with_people() if data.augment_people else AugmentConfig()
+    return replace(
+        base, hand_dropout=data.hand_dropout, hand_dropout_frames=data.hand_dropout_frames
+    )
 
 
 def attach(
