@@ -74,3 +74,10 @@ def test_results_table_lists_every_fold_and_the_mean() -> None:
         in (table)
     )
     assert _conditions({"a": {}}) == []  # folds from before conditions: no table
+
+
+def test_the_evaluate_command_refuses_an_unknown_condition_with_the_known_ones() -> None:
+    from signstream.cli import main
+
+    with pytest.raises(SystemExit, match="unknown condition 'underwater'; known: mirrored"):
+        main(["train", "evaluate", "model.onnx", "--condition", "underwater"])

@@ -144,8 +144,8 @@ def _add_eval_export_lm(tsub: Any) -> None:
     p.add_argument(
         "--condition",
         default=None,
-        help="test sentences as another webcam or signer shows them (training/conditions.py: "
-        "mirrored, fps15, fps10, far, angle, hands-lost, fast, slow)",
+        help="the test sentences as another webcam or signer shows them: a name from "
+        "training/conditions.py (an unknown name lists them)",
     )
     p.set_defaults(func=_evaluate)
 
@@ -304,6 +304,10 @@ def _evaluate(args: argparse.Namespace, overrides: list[str]) -> int:
     from training.config import DataConfig, apply_overrides, config_from_dict
     from training.evaluate import DEFAULT_ALPHAS, evaluate
 
+    try:
+        condition = condition_named(args.condition) if args.condition else None
+    except ValueError as e:
+        raise SystemExit(f"signstream train evaluate: {e}") from None
     data = None
     if overrides:  # --data.xxx=... overrides the data the model's run used
         d = apply_overrides({}, overrides).get("data", {})
@@ -311,7 +315,7 @@ def _evaluate(args: argparse.Namespace, overrides: list[str]) -> int:
     report = evaluate(
         args.model, args.lm, alphas=args.alphas or DEFAULT_ALPHAS, beta=args.beta,
         beam_width=args.beam_width, data=data, out_json=args.json, isolated=not args.no_isolated,
-        condition=condition_named(args.condition) if args.condition else None,
+        condition=condition,
     )  # fmt: skip
     print(report.table())
     return 0
