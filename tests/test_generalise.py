@@ -13,6 +13,7 @@ import pytest
 from engine.dataset import Dataset
 from engine.features import FeatureSpec
 from tests.conftest import _sign, make_sequence, tiny_config
+from training.conditions import condition_named
 from training.generalise import ClipDecision, accuracy, false_accepts, precision
 from training.sentences import SentenceData, attach
 
@@ -112,7 +113,7 @@ def test_random_sentences_break_the_grammars_orders(tiny_data: Path) -> None:
 
 def test_mirrored_test_sentences_are_the_same_sentences_mirrored(tiny_data: Path) -> None:
     data = SentenceData(tiny_config(tiny_data, "mirror").data, FeatureSpec())
-    plain, mirrored = data.fixed("test"), data.fixed("test", mirrored=True)
+    plain, mirrored = data.fixed("test"), data.fixed("test", condition_named("mirrored"))
     assert [x.labels for x in plain] == [x.labels for x in mirrored]
     assert all(x.features.shape == y.features.shape for x, y in zip(plain, mirrored, strict=True))
     assert not all(
@@ -121,7 +122,7 @@ def test_mirrored_test_sentences_are_the_same_sentences_mirrored(tiny_data: Path
     canonical = SentenceData(
         tiny_config(tiny_data, "mirror").data, FeatureSpec(canonical_hand=True)
     )
-    a, b = canonical.fixed("test"), canonical.fixed("test", mirrored=True)
+    a, b = canonical.fixed("test"), canonical.fixed("test", condition_named("mirrored"))
     # with the signing hand made canonical, a mirrored camera changes (almost) nothing
     assert (
         np.mean([np.allclose(x.features, y.features, atol=1e-5) for x, y in zip(a, b, strict=True)])

@@ -177,14 +177,13 @@ def evaluate(
     data: DataConfig | None = None,
     out_json: str | Path | None = None,
     isolated: bool = True,
-    mirrored: bool = False,
     reject: bool = True,
     condition: Condition | None = None,
 ) -> EvalReport:
-    """Held-out WER (greedy; beam + LM for each alpha) and isolated top-1; ``mirrored``: the
-    test sentences mirrored (a mirrored webcam, a left-handed signer); ``condition``: the test
-    sentences as another webcam or signer shows them (:mod:`training.conditions`); ``reject``:
-    drop the glosses the model's rejector drops (if it has one)."""
+    """Held-out WER (greedy; beam + LM for each alpha) and isolated top-1; ``condition``: the
+    test sentences as another webcam or signer shows them (:mod:`training.conditions`, e.g.
+    ``mirrored``: a mirrored webcam, a left-handed signer); ``reject``: drop the glosses the
+    model's rejector drops (if it has one)."""
     t0 = time.perf_counter()
     loaded = load_for_eval(model_path, data)
     vocab, config = loaded.vocab, loaded.config
@@ -195,7 +194,7 @@ def evaluate(
             f"the model's glosses {vocab.glosses} are not those of its data "
             f"{sentence_data.vocab.glosses}"
         )
-    test = sentence_data.fixed("test", mirrored, condition)
+    test = sentence_data.fixed("test", condition)
     outs = loaded.outputs(test)
     greedy = GlossDecoder(vocab)
     refs = [list(e.glosses) for e in test]

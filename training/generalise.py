@@ -387,7 +387,8 @@ def generalisation_error(
     its rejection of unknown signs (as the engine applies it) or all without.
 
     ``heldout_eval``, ``mirrored_eval``: :func:`training.evaluate.evaluate` outputs (plain and
-    ``mirrored=True``, the latter at least at the former's best alphas); ``checks``: the
+    under the ``mirrored`` condition, the latter at least at the former's best alphas);
+    ``checks``: the
     :class:`GeneraliseReport` dict. The four are rates of equal standing: a model that is best
     on the held-out asl-coffee signer but answers every unknown sign, or fails a mirrored
     camera, loses to one that is slightly worse there.

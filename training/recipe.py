@@ -143,6 +143,7 @@ def cpu_ms_per_window(path: Path, dim: int, threads: int = 1, window: int = TIMI
 def _evaluate(
     model: Path, lm: Path, out: Path, mirrored: bool = False, alphas: tuple[float, ...] = ()
 ) -> dict[str, Any]:
+    from training.conditions import condition_named
     from training.evaluate import DEFAULT_ALPHAS, evaluate
 
     source = fingerprint(model)
@@ -151,8 +152,9 @@ def _evaluate(
     # before models rejected unknown signs
     if cached.get(SOURCE_KEY) != source or "greedy_no_rejection" not in cached:
         _log(f"evaluate {model}" + (" (mirrored)" if mirrored else ""))
+        condition = condition_named("mirrored") if mirrored else None
         report = evaluate(
-            model, lm, alphas=alphas or DEFAULT_ALPHAS, isolated=not mirrored, mirrored=mirrored
+            model, lm, alphas=alphas or DEFAULT_ALPHAS, isolated=not mirrored, condition=condition
         )
         cached = {**report.to_dict(), SOURCE_KEY: source}
         atomic_write_text(out, json.dumps(cached, indent=1))

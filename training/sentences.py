@@ -226,14 +226,11 @@ class SentenceData:
         count: int,
         seed: int,
         config: SynthesisConfig,
-        mirrored: bool = False,
         condition: Condition | None = None,
     ) -> list[Example]:
         pool = self.pools[split]
         sentences = self._sentences(pool, count, np.random.default_rng([seed, 1]))
         seqs = synthesize(pool, sentences, config, seed=seed)
-        if mirrored:
-            seqs = (s.mirrored() for s in seqs)
         if condition is not None:
             seqs = (condition.apply(s, [seed, 6, i]) for i, s in enumerate(seqs))
         return [features_of(s, self.spec, self.vocab) for s in seqs]
@@ -299,19 +296,15 @@ class SentenceData:
             seq, other, before=bool(rng.random() < 0.5), gap_s=rng.uniform(*DISTRACTOR_GAP_S)
         )
 
-    def fixed(
-        self, split: str, mirrored: bool = False, condition: Condition | None = None
-    ) -> list[Example]:
-        """The dev or test sentences (the same every time); ``mirrored``: the same sentences
-        as a mirrored webcam or a left-handed signer shows them; ``condition``: as another
-        webcam or signer would (:mod:`training.conditions`)."""
-        key = "-".join([split] + ["mirrored"] * mirrored + ([condition.name] if condition else []))
+    def fixed(self, split: str, condition: Condition | None = None) -> list[Example]:
+        """The dev or test sentences (the same every time); ``condition``: the same sentences
+        as another webcam or signer shows them (:mod:`training.conditions`; e.g. ``mirrored``:
+        a mirrored webcam or a left-handed signer)."""
+        key = split if condition is None else f"{split}-{condition.name}"
         if key not in self._cache:
             count = self.config.dev_sentences if split == "dev" else self.config.test_sentences
             seed = self.config.seed * 100_003 + (900_001 if split == "dev" else 900_002)
-            self._cache[key] = self._render(
-                split, count, seed, self._fixed_config, mirrored, condition
-            )
+            self._cache[key] = self._render(split, count, seed, self._fixed_config, condition)
         return self._cache[key]
 
     def isolated(self, split: str = "test") -> list[Example]:
