@@ -29,9 +29,13 @@ def test_each_family_trains_and_its_loss_falls(tiny_data: Path, family: str) -> 
     assert (result.run_dir / "last.pt").exists()
 
 
-def test_resume_equals_uninterrupted(tiny_data: Path) -> None:
-    whole = train(tiny_config(tiny_data, "whole"), progress=False)
-    cfg = tiny_config(tiny_data, "split")
+@pytest.mark.parametrize("ema", [0.0, 0.9])
+def test_resume_equals_uninterrupted(tiny_data: Path, ema: float) -> None:
+    whole = train(
+        tiny_config(tiny_data, f"whole-{ema}", "mobilenet1d", f"optim.ema_decay={ema}"),
+        progress=False,
+    )
+    cfg = tiny_config(tiny_data, f"split-{ema}", "mobilenet1d", f"optim.ema_decay={ema}")
     first = train(cfg, progress=False, stop_after=1)
     assert first.epochs == 1
     resumed = train(cfg, resume=True, progress=False)
@@ -41,6 +45,35 @@ def test_resume_equals_uninterrupted(tiny_data: Path) -> None:
     for k in a.state:
         torch.testing.assert_close(a.state[k], b.state[k], rtol=0, atol=0)
     assert [h["loss"] for h in a.history] == [h["loss"] for h in b.history]
+    if ema:  # the checkpoint's weights are the average, the trained ones are kept to resume
+        assert b.extra["ema_updates"] == 3 * 3  # 24 sentences, batches of 8, 3 epochs
+        for k, v in b.extra["train_state"].items():
+            torch.testing.assert_close(a.extra["train_state"][k], v, rtol=0, atol=0)
+        assert any(
+            not torch.equal(b.state[k], v)
+            for k, v in b.extra["train_state"].items()
+            if v.dtype.is_floating_point
+        )
+    else:
+        assert "train_state" not in b.extra
+
+
+def test_weight_average_follows_the_weights() -> None:
+    from training.ema import WeightAverage
+
+    model = torch.nn.Linear(2, 1)
+    with torch.no_grad():
+        model.weight.zero_()
+    average = WeightAverage(model, decay=0.5)
+    with torch.no_grad():
+        model.weight.fill_(1.0)
+    average.update(model)  # ramp: d = min(0.5, 2/11) = 2/11
+    torch.testing.assert_close(average.model.weight, torch.full((1, 2), 9 / 11))
+    average.update(model)  # d = min(0.5, 3/12) = 1/4
+    torch.testing.assert_close(average.model.weight, torch.full((1, 2), 1 - (2 / 11) / 4))
+    assert not average.model.weight.requires_grad
+    with pytest.raises(ValueError, match="decay"):
+        WeightAverage(model, decay=1.0)
 
 
 def test_distillation_single_and_multi_teacher(tiny_data: Path) -> None:

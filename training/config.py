@@ -99,6 +99,9 @@ class OptimConfig:
     patience: int = 8  # epochs without a better dev WER before stopping
     amp: bool = True  # mixed precision (bf16) on CUDA; ignored on the CPU
     num_threads: int = 0  # torch CPU threads (0: torch's default)
+    # decay of an exponential moving average of the weights (training/ema.py), which is then
+    # what dev WER, the checkpoints and the export use; 0: off, the weights as trained
+    ema_decay: float = 0.0
 
 
 @dataclass(frozen=True)

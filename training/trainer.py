@@ -33,6 +33,7 @@ from engine.atomic import atomic_path
 from engine.vocabulary import BLANK, Vocabulary
 from training.config import TrainConfig
 from training.distill import feature_loss, soft_loss, teacher_posteriors, temperature_at
+from training.ema import WeightAverage
 from training.models.base import ModelSpec, SequenceModel, build_model, model_from_spec
 from training.sentences import Example, SentenceData, augmentation_for
 from training.wer import WerCounts, corpus_wer
@@ -119,12 +120,13 @@ class Checkpoint:
     config: TrainConfig
     spec: ModelSpec
     vocab: Vocabulary
-    state: dict[str, Any]  # model state_dict
+    state: dict[str, Any]  # model state_dict (the weight average's, when the run keeps one)
     epoch: int  # epochs completed
     best_wer: float
     history: list[dict[str, Any]] = field(default_factory=list)
     # optimiser, scheduler, projection, cotrain_head (training.cotrain); "rejection": a
-    # training.rejection.RejectionFit dict
+    # training.rejection.RejectionFit dict; with optim.ema_decay, "train_state" (the weights
+    # the optimiser trains, to resume from) and "ema_updates"
     extra: dict[str, Any] = field(default_factory=dict)
 
     def model(self) -> SequenceModel:
@@ -162,7 +164,16 @@ def load_checkpoint(path: str | os.PathLike[str]) -> Checkpoint:
         raise ValueError(f"{path}: not a SignStream checkpoint (version {CHECKPOINT_VERSION})")
     extra = {
         k: d[k]
-        for k in ("optimizer", "scheduler", "projection", "cotrain_head", "step", "rejection")
+        for k in (
+            "optimizer",
+            "scheduler",
+            "projection",
+            "cotrain_head",
+            "step",
+            "rejection",
+            "train_state",
+            "ema_updates",
+        )
         if k in d
     }
     return Checkpoint(
@@ -338,7 +349,7 @@ def train(
     start_epoch, best_wer, bad_epochs, history = 0, math.inf, 0, []
     if resuming:
         ck = load_checkpoint(run_dir / "last.pt")
-        model.load_state_dict(ck.state)
+        model.load_state_dict(ck.extra.get("train_state", ck.state))
         optimizer.load_state_dict(ck.extra["optimizer"])
         scheduler.load_state_dict(ck.extra["scheduler"])
         if projection is not None and "projection" in ck.extra:
@@ -347,6 +358,11 @@ def train(
             cotrainer.head.load_state_dict(ck.extra["cotrain_head"])
         start_epoch, best_wer, history = ck.epoch, ck.best_wer, ck.history
         bad_epochs = sum(1 for _ in _since_best(history))
+    # the weights evaluated, checkpointed and exported: the average when the run keeps one
+    average = WeightAverage(model, o.ema_decay) if o.ema_decay > 0 else None
+    if average is not None and resuming and "ema_updates" in ck.extra:
+        average.load(ck.state, int(ck.extra["ema_updates"]))
+    evaluated: nn.Module = average.model if average is not None else model
     train_model: nn.Module = model
     if distributed:
         train_model = nn.parallel.DistributedDataParallel(
@@ -409,6 +425,8 @@ def train(
             torch.nn.utils.clip_grad_norm_(params, config.optim.grad_clip)
             optimizer.step()
             scheduler.step()
+            if average is not None:
+                average.update(model)
             sums["loss"] += loss.item()
             for k, v in parts.items():
                 sums[k] += v
@@ -416,7 +434,7 @@ def train(
             if hasattr(bar, "set_postfix"):
                 bar.set_postfix(loss=f"{loss.item():.3f}")
         if rank == 0:
-            dev_wer = evaluate_wer(model, dev, vocab, device)
+            dev_wer = evaluate_wer(evaluated, dev, vocab, device)
             record = {
                 "epoch": epoch + 1,
                 "lr": scheduler.get_last_lr()[0],
@@ -437,8 +455,18 @@ def train(
                 extra["projection"] = projection.state_dict()
             if cotrainer is not None:
                 extra["cotrain_head"] = cotrainer.head.state_dict()
+            if average is not None:
+                extra["train_state"] = model.state_dict()
+                extra["ema_updates"] = average.updates
             ck = Checkpoint(
-                config, model.spec, vocab, model.state_dict(), epoch + 1, best_wer, history, extra
+                config,
+                model.spec,
+                vocab,
+                evaluated.state_dict(),
+                epoch + 1,
+                best_wer,
+                history,
+                extra,
             )
             save_checkpoint(run_dir / "last.pt", ck)
             if improved:
