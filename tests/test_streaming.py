@@ -179,6 +179,21 @@ def test_lm_context_carries_across_commits(beam: GlossDecoder) -> None:
     assert StreamingDecoder(beam, CONFIG, context=["a"]).context == ("a",)
 
 
+def test_a_weak_sign_before_the_next_is_decoded_with_it(beam: GlossDecoder) -> None:
+    # "b" too weak to count as signing (its blank above idle_blank_prob on every frame) between
+    # the committed "a" and a clear "c": the idle frames kept before "c" (lead_s) carry it into
+    # the decode of "c", where the LM ("a b c") finds it; cut off, it is lost
+    weak: list[Spec] = [{BLANK: 0.55, B: 0.4}] * 3
+    lp = frames(*(idle(3) + sign(A) + idle(5) + weak + idle(2) + sign(C) + idle(6)))
+    short = dataclasses.replace(CONFIG, lead_s=0.2)
+    long = dataclasses.replace(CONFIG, lead_s=1.0)
+    assert commits(run(beam, lp, config=short)) == [("a",), ("c",)]
+    for sizes in (None, [2] * 12, [5] * 5):
+        assert commits(run(beam, lp, sizes, config=long)) == [("a",), ("b", "c")]
+    # kept idle frames add nothing where nothing was signed
+    assert commits(run(beam, frames(*(idle(3) + sign(A) + idle(20))), config=long)) == [("a",)]
+
+
 def random_stream(rng: np.random.Generator, n_glosses: int) -> Array:
     """Noisy signing: glosses of 1-5 frames with uncertain peaks, gaps of 0-8 idle frames
     (pauses, short gaps, glosses touching), some glosses held long."""
