@@ -54,6 +54,17 @@ def test_export_metadata_and_engine_loading(checkpoint: Path, exported: Path) ->
         model(np.zeros((10, 3), np.float32))
 
 
+def test_device_choice_without_a_gpu(exported: Path) -> None:
+    from engine.model import _gpu_present
+
+    if _gpu_present():
+        pytest.skip("a GPU is present: this checks the CPU-only fallback")
+    # auto: the CPU, and says so; cuda asked for explicitly: refused with the reason
+    assert OnnxModel(exported, device="auto").provider == "CPUExecutionProvider"
+    with pytest.raises(ModelLoadError, match="CUDA was asked for"):
+        OnnxModel(exported, device="cuda")
+
+
 def test_int8_keeps_metadata_and_stays_close(exported: Path, tmp_path: Path) -> None:
     q = quantize_int8(exported, tmp_path / "tiny.int8.onnx", "dynamic")
     info = read_model_info(q)
