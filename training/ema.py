@@ -49,9 +49,6 @@ class WeightAverage:
             else:
                 avg.copy_(new)
 
-    def state_dict(self) -> dict[str, Any]:
-        return self.model.state_dict()
-
     def load(self, state: dict[str, Any], updates: int) -> None:
         """Continue from a checkpoint's average (``updates``: steps it had averaged)."""
         self.model.load_state_dict(state)

@@ -388,10 +388,9 @@ def generalisation_error(
 
     ``heldout_eval``, ``mirrored_eval``: :func:`training.evaluate.evaluate` outputs (plain and
     under the ``mirrored`` condition, the latter at least at the former's best alphas);
-    ``checks``: the
-    :class:`GeneraliseReport` dict. The four are rates of equal standing: a model that is best
-    on the held-out asl-coffee signer but answers every unknown sign, or fails a mirrored
-    camera, loses to one that is slightly worse there.
+    ``checks``: the :class:`GeneraliseReport` dict. The four are rates of equal standing: a
+    model that is best on the held-out asl-coffee signer but answers every unknown sign, or
+    fails a mirrored camera, loses to one that is slightly worse there.
     """
     wer, alpha = beam_wer(heldout_eval, rejection)
     mirrored = mirrored_eval["beam"] if rejection else mirrored_eval.get("beam_no_rejection")
