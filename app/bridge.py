@@ -21,6 +21,7 @@ from engine.events import (
     FrameEvent,
     GlossEvent,
     ModelEvent,
+    StartEvent,
     StatsEvent,
 )
 from engine.model import ModelInfo
@@ -36,7 +37,9 @@ class EngineBridge(QObject):
     gloss = Signal(object)  # GlossEvent
     stats = Signal(object)  # StatsEvent
     error = Signal(str, bool)  # message, fatal
-    finished = Signal()  # the source ended or was stopped
+    started = Signal(object)  # StartEvent: a source begins (MediaPipe and the model are warm)
+    ended = Signal(object)  # EndEvent: the source ended, was stopped or failed (its summary)
+    finished = Signal()  # the source ended or was stopped (after ``ended``)
     model_changed = Signal(object)  # ModelInfo, or None for landmarks only
 
     def __init__(self) -> None:
@@ -125,5 +128,8 @@ class EngineBridge(QObject):
             rec = self._pipeline.recognizer
             self.model_info = None if rec is None else rec.info
             self.model_changed.emit(self.model_info)
+        elif isinstance(event, StartEvent):
+            self.started.emit(event)
         elif isinstance(event, EndEvent):
+            self.ended.emit(event)
             self.finished.emit()

@@ -8,6 +8,7 @@ signals (queued to the GUI thread); the window only draws the newest frame it ge
 from __future__ import annotations
 
 import dataclasses
+import os
 import sys
 from pathlib import Path
 from typing import Any, Literal
@@ -40,7 +41,8 @@ from app.catalog import (
     sample_counts,
     user_data_dir,
 )
-from app.overlay import draw_landmarks, rgb_to_qimage
+from app.notice import NoticeBar
+from app.overlay import blank_canvas, draw_landmarks, rgb_to_qimage
 from app.record_dialog import RecordDialog
 from app.recording import RecordingStore
 from app.settings import (
@@ -53,12 +55,13 @@ from app.transcript import Transcript, to_srt, to_text
 from engine import __version__
 from engine.atomic import atomic_write_text
 from engine.decoder import DecoderConfig
+from engine.demo import demo_glosses, demo_recordings
 from engine.errors import SignStreamError
-from engine.events import FrameEvent, GlossEvent, StatsEvent
+from engine.events import EndEvent, FrameEvent, GlossEvent, StartEvent, StatsEvent
 from engine.model import ModelInfo
 from engine.streaming import DEFAULT_SETTLE_S, StreamingConfig
 
-__all__ = ["DEFAULT_MODEL", "MainWindow", "lm_beside", "run_app"]
+__all__ = ["DEFAULT_MODEL", "MainWindow", "lm_beside", "no_display_reason", "run_app"]
 
 DEFAULT_MODEL = MODELS_DIR / "asl-coffee-student.onnx"
 SOURCE_FILTER = "Videos and recordings (*.mp4 *.avi *.mov *.mkv *.webm *.gif *.pose);;All files (*)"
@@ -90,23 +93,35 @@ class MainWindow(QMainWindow):
         self.bridge.gloss.connect(self.on_gloss)
         self.bridge.stats.connect(self.on_stats)
         self.bridge.error.connect(self.on_error)
+        self.bridge.started.connect(self.on_started)
+        self.bridge.ended.connect(self.on_ended)
         self.bridge.finished.connect(self.on_finished)
         self.bridge.model_changed.connect(self.on_model_changed)
         self.bridge.set_streaming(self.streaming_config())  # before any model is loaded
-        self.error_box: QMessageBox | None = None
+        self.notice = NoticeBar()
         self.frames_shown = 0
+        self.source_started: StartEvent | None = None  # the source playing (or last played)
+        self.last_end: EndEvent | None = None  # the summary of the last source that ended
         self.model_entries: list[ModelEntry] = []
         self.cameras: list[Camera] = []
         self.record_dialog: RecordDialog | None = None
         self._last_stats: StatsEvent | None = None
 
-        self.video = QLabel("File > Open video… or Source > a camera to start")
+        self.video = QLabel(
+            "File > Open video…, or Source > a camera to start\n\n"
+            "No camera? Help > Play a demo: a real signer's sentence"
+        )
         self.video.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.video.setMinimumSize(320, 240)
         self.video.setStyleSheet("background: #111; color: #ccc;")
         self.transcript = Transcript()
+        left = QWidget()
+        column = QVBoxLayout(left)
+        column.setContentsMargins(0, 0, 0, 0)
+        column.addWidget(self.notice)
+        column.addWidget(self.video, 1)
         split = QSplitter()
-        split.addWidget(self.video)
+        split.addWidget(left)
         split.addWidget(self._transcript_panel())
         split.setStretchFactor(0, 3)
         split.setStretchFactor(1, 2)
@@ -208,15 +223,20 @@ class MainWindow(QMainWindow):
             checkable=True, checked=self.prefs.overlay,
         )  # fmt: skip
         self.mirror_action = self._action(
-            view, "&Mirror like a mirror", lambda on: self.update_prefs(mirror=on),
-            checkable=True, checked=self.prefs.mirror,
+            view, "&Mirror like a mirror", self.set_mirror, checkable=True,
+            checked=self.prefs.mirror_camera,
         )  # fmt: skip
+        self.mirror_action.setToolTip(
+            "Remembered apart for cameras (on: like a mirror) and for files (off: as filmed)"
+        )
         self.large_action = self._action(
             view, "&Large text", self.set_large_text, checkable=True,
             checked=self.prefs.large_text,
         )  # fmt: skip
 
         help_menu = bar.addMenu("&Help")
+        self.demo_action = self._action(help_menu, "Play a &demo", self.play_demo)
+        self.demo_action.setEnabled(bool(demo_recordings()))
         self._action(help_menu, "&Vocabulary of this model…", self.show_vocabulary)
         self._action(help_menu, "&About SignStream", self.show_about)
 
@@ -295,6 +315,8 @@ class MainWindow(QMainWindow):
             self.bridge.load_model(path, lm)
         except SignStreamError as e:
             self.on_error(f"{e}\n\nThe previous model stays in use.", False)
+            return
+        self.notice.dismiss()  # an earlier failure to load is no longer news
 
     # ------------------------------------------------------------------ decoder menu
     def _build_decoder_menu(self) -> None:
@@ -391,6 +413,38 @@ class MainWindow(QMainWindow):
         self.apply_decoder()
 
     # ------------------------------------------------------------------ view, help
+    @property
+    def _playing_file(self) -> bool:
+        """A file or recording plays (or played last): its own mirror setting applies."""
+        return self.source_started is not None and not self.source_started.live
+
+    @Slot(bool)
+    def set_mirror(self, on: bool) -> None:
+        """Mirror the view; cameras and files each remember their own choice."""
+        if self._playing_file:
+            self.update_prefs(mirror_file=bool(on))
+        else:
+            self.update_prefs(mirror_camera=bool(on))
+
+    def _show_mirror_of_source(self) -> None:
+        on = self.prefs.mirror_file if self._playing_file else self.prefs.mirror_camera
+        if self.mirror_action.isChecked() != on:
+            self.mirror_action.blockSignals(True)  # showing the setting, not changing it
+            self.mirror_action.setChecked(on)
+            self.mirror_action.blockSignals(False)
+
+    @Slot()
+    def play_demo(self) -> None:
+        """Replay the shipped demo: a real signer the model never saw, as landmarks."""
+        recordings = demo_recordings()
+        if not recordings:
+            self.on_error("No demo recording is installed (assets/demo/*.pose).", False)
+            return
+        self.open_source(recordings[0])
+        sentence = " ".join(demo_glosses(recordings[0])).upper()
+        if sentence and self.bridge.running:
+            self.statusBar().showMessage(f"Demo: a held-out signer signs “{sentence}”", 15000)
+
     @Slot(bool)
     def set_large_text(self, on: bool) -> None:
         self.transcript.set_large(on)
@@ -489,17 +543,21 @@ class MainWindow(QMainWindow):
         realtime: bool = True,
         resolution: tuple[int, int] | None = None,
     ) -> None:
-        """Play ``source`` (a spec, path or opened Source); failures become a message."""
+        """Play ``source`` (a spec, path or opened Source); failures become a message.
+
+        Whatever plays is stopped first; the transcript is kept, and a line with the new
+        source's name starts its part."""
+        self._playing_camera = isinstance(source, str) and source.startswith("webcam")
         try:
             self.bridge.start(source if not isinstance(source, Path) else str(source),
                               realtime=realtime, resolution=resolution)  # fmt: skip
         except SignStreamError as e:
             self.on_error(str(e), True)
             return
-        self._playing_camera = isinstance(source, str) and source.startswith("webcam")
+        self.notice.dismiss()  # what failed before was about another source
         if self.record_dialog is not None:
             self.record_dialog.source_running = True
-        self.statusBar().showMessage(f"Playing {source}")
+        self.statusBar().showMessage(f"Opening {_source_name(source)}…")
 
     @Slot()
     def save_transcript(self) -> None:
@@ -526,11 +584,14 @@ class MainWindow(QMainWindow):
     # ------------------------------------------------------------------ engine events
     @Slot(object)
     def on_frame(self, event: FrameEvent) -> None:
-        if event.image is None:
-            return
         mirror = self.mirror_action.isChecked()
-        image = rgb_to_qimage(event.image[:, ::-1].copy() if mirror else event.image)
-        if self.overlay_action.isChecked():
+        if event.image is not None:
+            image = rgb_to_qimage(event.image[:, ::-1].copy() if mirror else event.image)
+            overlay = self.overlay_action.isChecked()
+        else:  # a landmark replay: the skeleton is the picture, on a canvas of its own
+            image = blank_canvas(event.image_size)
+            overlay = True
+        if overlay:
             draw_landmarks(image, event.points, event.present, mirror=mirror)
         pixmap = QPixmap.fromImage(image).scaled(
             self.video.size(),
@@ -551,18 +612,33 @@ class MainWindow(QMainWindow):
 
     @Slot(str, bool)
     def on_error(self, message: str, fatal: bool) -> None:
+        """One failure, one message: inline above the video (Details… has all of it), never a
+        dialog per failure; the same message again only counts up."""
         if fatal and self._playing_camera:
             message += "\n\nPlug the camera back in and choose it in the Source menu."
-        self.statusBar().showMessage(message.splitlines()[0])
-        # open(), not exec(): the message must not block the event loop (frames keep coming)
-        self.error_box = QMessageBox(QMessageBox.Icon.Warning, "SignStream", message, parent=self)
-        self.error_box.open()
+        self.notice.show_message(message)
+        self.statusBar().showMessage(message.splitlines()[0], 10000)
+
+    @Slot(object)
+    def on_started(self, event: StartEvent) -> None:
+        self.source_started = event
+        self._playing_camera = event.live
+        self._show_mirror_of_source()
+        self.transcript.add_source(_source_name(event.source))
+        if self.record_dialog is not None:
+            self.record_dialog.source_running = True
+        self.statusBar().showMessage(f"Playing {event.description}")
+
+    @Slot(object)
+    def on_ended(self, event: EndEvent) -> None:
+        """The summary of the source that ended stays in the status bar until the next."""
+        self.last_end = event
+        self.statusBar().showMessage(event.summary())
 
     @Slot()
     def on_finished(self) -> None:
         if self.record_dialog is not None:
-            self.record_dialog.source_running = False
-        self.statusBar().showMessage("Stopped", 5000)
+            self.record_dialog.source_running = self.bridge.running
 
     @Slot(object)
     def on_model_changed(self, info: ModelInfo | None) -> None:
@@ -597,20 +673,53 @@ class MainWindow(QMainWindow):
     def closeEvent(self, event: Any) -> None:
         self.update_prefs(geometry=bytes(self.saveGeometry().data()))
         if self.record_dialog is not None:
-            self.record_dialog.teacher.cancel()
-        self.bridge.close()
+            self.record_dialog.teacher.shutdown()  # its staged files removed, nothing half
+        self.bridge.close()  # the engine thread has ended when this returns
         super().closeEvent(event)
 
 
+def _source_name(source: Any) -> str:
+    """A source as people name it: a file's name, a camera's spec."""
+    text = str(getattr(source, "spec", source))
+    scheme, sep, rest = text.partition(":")
+    if sep and scheme in ("webcam",):
+        return text
+    if sep and scheme in ("video", "pose", "dataset"):
+        text = rest
+    return Path(text.split("#")[0]).name + (f"#{text.split('#')[1]}" if "#" in text else "")
+
+
+def no_display_reason() -> str:
+    """Why no window can be opened here ("" where one can): said before Qt is asked, whose
+    own words on a machine without a display blame a missing library (xcb-cursor0)."""
+    if not sys.platform.startswith("linux"):
+        return ""
+    platform = os.environ.get("QT_QPA_PLATFORM", "")
+    if platform and not platform.startswith(("xcb", "wayland")):
+        return ""  # offscreen, vnc, eglfs, ...: Qt needs no X server
+    if os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"):
+        return ""
+    return (
+        "no display to open the window on (neither DISPLAY nor WAYLAND_DISPLAY is set). Run it "
+        "on a desktop, or in a virtual one: xvfb-run -a signstream. Without a window, "
+        "`signstream run --source VIDEO` recognises a video and `signstream demo --text` "
+        "plays the demo in the terminal"
+    )
+
+
 def run_app(argv: list[str] | None = None) -> int:
-    """Open the window (and a video given on the command line); returns the exit code."""
+    """Open the window (and play a file given on the command line, or ``--demo``); returns
+    the exit code."""
     args = sys.argv if argv is None else argv
     app = QApplication.instance() or QApplication(args)
     app.setOrganizationName("SignStream")
     app.setApplicationName("SignStream")
     window = MainWindow()
     window.show()
-    files = [a for a in args[1:] if Path(a).exists()]
-    if files:
-        window.open_source(files[0])
+    if "--demo" in args[1:]:
+        window.play_demo()
+    else:
+        files = [a for a in args[1:] if Path(a).exists()]
+        if files:
+            window.open_source(files[0])
     return int(app.exec())

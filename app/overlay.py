@@ -9,7 +9,7 @@ from PySide6.QtGui import QColor, QImage, QPainter, QPen
 
 from engine.landmarks import GROUP_INDEX, LEFT_HAND, POSE, RIGHT_HAND
 
-__all__ = ["draw_landmarks", "rgb_to_qimage"]
+__all__ = ["blank_canvas", "draw_landmarks", "rgb_to_qimage"]
 
 # MediaPipe Hands connections: thumb, index, middle, ring, little finger, palm.
 HAND_EDGES = (
@@ -25,6 +25,20 @@ COLOURS = {
     "right_hand": QColor(90, 230, 120),
 }
 MIN_VISIBILITY = 0.3  # pose points MediaPipe is less sure of are not drawn
+CANVAS_HEIGHT = 480  # landmark replays are drawn at this height (their aspect kept)
+CANVAS_COLOUR = QColor(24, 26, 30)
+
+
+def blank_canvas(image_size: tuple[int, int]) -> QImage:
+    """An empty dark picture with the recording's aspect, for a landmark replay's skeleton
+    (a replay has no video: without it the previous video's last frame would stay up)."""
+    width, height = image_size
+    aspect = width / height if width > 0 and height > 0 else 4 / 3
+    image = QImage(
+        max(1, round(CANVAS_HEIGHT * aspect)), CANVAS_HEIGHT, QImage.Format.Format_RGB888
+    )
+    image.fill(CANVAS_COLOUR)
+    return image
 
 
 def rgb_to_qimage(frame: npt.NDArray[np.uint8]) -> QImage:

@@ -36,7 +36,10 @@ class AppSettings:
     beam_width: int = DEFAULT_BEAM_WIDTH
     pause_s: float = DEFAULT_PAUSE_S  # rest that commits the glosses before it
     settle: bool = True  # commit a gloss as soon as it has settled (engine.streaming)
-    mirror: bool = True  # show the video like a mirror (what people expect of a selfie view)
+    # show the video like a mirror: what people expect of a selfie view, but a recorded video
+    # (or a replay) is shown as it was filmed, or its text reads backwards
+    mirror_camera: bool = True
+    mirror_file: bool = False
     overlay: bool = True  # draw the landmarks over the video
     large_text: bool = False  # transcript readable from across a room
     geometry: bytes = b""  # QMainWindow.saveGeometry()
@@ -67,7 +70,7 @@ def _parse(field: str, value: Any, default: Any) -> Any:
             return None
         w, h = text.split("x", 1)
         return (int(w), int(h))
-    if field in ("lm_enabled", "mirror", "overlay", "large_text", "settle"):
+    if field in ("lm_enabled", "mirror_camera", "mirror_file", "overlay", "large_text", "settle"):
         return _bool(value, default)
     if field == "alpha":
         return None if value in (None, "", "model") else float(value)

@@ -86,6 +86,17 @@ class TeachProcess(QObject):
         self.process.terminate()  # SIGTERM: the training cleans up its staged files
         self._killer.start(KILL_AFTER_MS)
 
+    def shutdown(self, timeout_ms: int = KILL_AFTER_MS) -> None:
+        """Cancel and wait for the process to end (the app is quitting): it gets SIGTERM and
+        ``timeout_ms`` to remove its staged files, then it is killed. A QProcess destroyed
+        while its process runs leaves it orphaned and Qt complains on the way out."""
+        if not self.running:
+            return
+        self.cancel()
+        if not self.process.waitForFinished(timeout_ms):
+            self.process.kill()
+            self.process.waitForFinished(1000)
+
     @Slot()
     def _read_stdout(self) -> None:
         self._buffer += bytes(self.process.readAllStandardOutput().data())

@@ -32,8 +32,18 @@ def _clock(seconds: float, srt: bool = False) -> str:
     return f"{h:02d}:{m:02d}:{s:02d},{ms:03d}" if srt else f"{h * 60 + m:02d}:{s:02d}"
 
 
-def to_text(entries: list[TranscriptEntry]) -> str:
-    return "".join(f"[{_clock(e.start)}] {e.text}\n" for e in entries)
+def to_text(entries: list[TranscriptEntry], sections: list[tuple[int, str]] | None = None) -> str:
+    """One line per entry; ``sections`` (entry index, source name) add a ``--- name ---`` line
+    where each source starts."""
+    heads: dict[int, list[str]] = {}
+    for index, name in sections or []:
+        heads.setdefault(index, []).append(name)
+    lines = []
+    for i in range(len(entries) + 1):
+        lines += [f"--- {name} ---\n" for name in heads.get(i, [])]
+        if i < len(entries):
+            lines.append(f"[{_clock(entries[i].start)}] {entries[i].text}\n")
+    return "".join(lines)
 
 
 def to_srt(entries: list[TranscriptEntry]) -> str:
@@ -50,6 +60,8 @@ class Transcript(QTextBrowser):
     def __init__(self) -> None:
         super().__init__()
         self.entries: list[TranscriptEntry] = []
+        # (index into entries, source name): where each source's lines start
+        self.sections: list[tuple[int, str]] = []
         self.partial = ""
         self.partial_start = 0.0  # seconds: where the partial hypothesis starts
         self._large = False
@@ -67,8 +79,15 @@ class Transcript(QTextBrowser):
             self.partial, self.partial_start = event.text, event.start
         self._render()
 
+    def add_source(self, name: str) -> None:
+        """A new source starts: a separator line with its name (the lines before are kept;
+        the old source's unfinished partial is gone with it)."""
+        self.sections.append((len(self.entries), name))
+        self.partial = ""
+        self._render()
+
     def clear_all(self) -> None:
-        self.entries, self.partial = [], ""
+        self.entries, self.sections, self.partial = [], [], ""
         self._render()
 
     @property
@@ -86,10 +105,21 @@ class Transcript(QTextBrowser):
         self.setFont(font)
 
     def _render(self) -> None:
-        lines = [
-            f'<div><span style="color:#888">{_clock(e.start)}</span> {html.escape(e.text)}</div>'
-            for e in self.entries
-        ]
+        heads: dict[int, list[str]] = {}
+        for index, name in self.sections:
+            heads.setdefault(index, []).append(name)
+        lines = []
+        for i in range(len(self.entries) + 1):
+            lines += [
+                f'<div style="color:#6a8caf">── {html.escape(name)} ──</div>'
+                for name in heads.get(i, [])
+            ]
+            if i < len(self.entries):
+                e = self.entries[i]
+                lines.append(
+                    f'<div><span style="color:#888">{_clock(e.start)}</span> '
+                    f"{html.escape(e.text)}</div>"
+                )
         if self.partial:
             lines.append(
                 f'<div style="color:#aaa"><span>{_clock(self.partial_start)}</span> '

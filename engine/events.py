@@ -1,10 +1,12 @@
 """What the engine tells its consumers (CLI, GUI, benches): small immutable event objects.
 
-The pipeline yields a stream of :data:`Event`: a :class:`FrameEvent` per processed camera
+The pipeline yields a stream of :data:`Event`: a :class:`StartEvent` when a source begins
+(after MediaPipe and the model are warm), a :class:`FrameEvent` per processed camera
 frame (landmarks to draw), :class:`GlossEvent` when the gloss hypothesis changes (``partial``)
 or glosses become final (``commit``), :class:`StatsEvent` now and then, and
-:class:`ErrorEvent` when something goes wrong. Events are frozen so that one object can be
-handed to another thread (a GUI) without copying or locking.
+:class:`ErrorEvent` when something goes wrong, and last an :class:`EndEvent` that
+says what happened (frames processed and dropped, glosses committed). Events are frozen so
+that one object can be handed to another thread (a GUI) without copying or locking.
 
 Times are seconds on the stream's clock (the source's timestamps), not wall-clock time.
 """
@@ -27,6 +29,7 @@ __all__ = [
     "GlossEvent",
     "GlossEventKind",
     "ModelEvent",
+    "StartEvent",
     "StatsEvent",
 ]
 
@@ -115,10 +118,59 @@ class ModelEvent:
 
 
 @dataclass(frozen=True)
+class StartEvent:
+    """A source starts: its first frame comes next (MediaPipe and the model are warm)."""
+
+    source: str  # the spec as given (a path, webcam:0, dataset:DIR#3)
+    description: str  # one line for people, e.g. "video FOOTBALL.mp4: 640x480 @ 30 fps, 64 frames"
+    kind: str  # webcam | video | dataset | pose | sequences
+    live: bool  # a camera (frames are dropped when the engine falls behind)
+    landmarks: bool  # a landmark replay: no image, the skeleton is all there is to draw
+    fps: float  # the source's nominal rate
+    frame_count: int | None  # frames expected; None for a camera
+    drops_frames: bool  # the oldest frame is dropped when the engine is behind
+    provider: str = ""  # ONNX Runtime execution provider ("" without a model)
+    warmup_ms: float = 0.0  # time spent readying MediaPipe before the first frame
+
+
+@dataclass(frozen=True)
 class EndEvent:
-    """The source ended (or was stopped, or failed): no more events of this stream."""
+    """The source ended (or was stopped, or failed): no more events of this stream.
+
+    A summary of the stream: every frame read is either processed or dropped, except those
+    still queued when a stop came (``frames_read >= frames_processed + frames_dropped``).
+    """
 
     reason: str  # "end" | "stopped" | "error"
+    source: str = ""  # the spec as given
+    duration_s: float = 0.0  # stream time covered: last frame's timestamp + one frame period
+    frames_read: int = 0  # frames the source delivered
+    frames_processed: int = 0  # frames that went through landmarks (and the model)
+    frames_dropped: int = 0  # frames thrown away because the engine was behind (cameras)
+    frames_failed: int = 0  # frames whose landmark extraction failed (reported once)
+    glosses: int = 0  # glosses committed
+    provider: str = ""  # ONNX Runtime execution provider ("" without a model)
+    wall_s: float = 0.0  # seconds from the first frame to the end
+    message: str = ""  # the failure, for reason "error"
+
+    def summary(self) -> str:
+        """One line for people: what the stream did (the CLI's last line, the app's status)."""
+        how = {"end": "ended", "stopped": "stopped", "error": "failed"}.get(
+            self.reason, self.reason
+        )
+        dropped = f"{self.frames_dropped} dropped"
+        if self.frames_dropped:
+            dropped += " (the engine was slower than the source)"
+        failed = f", {self.frames_failed} without landmarks" if self.frames_failed else ""
+        if self.glosses == 0:
+            glosses = "no gloss recognised"
+        else:
+            glosses = f"{self.glosses} gloss{'es' if self.glosses != 1 else ''} committed"
+        provider = f" ({self.provider})" if self.provider else " (no model: landmarks only)"
+        return (
+            f"{self.source}: {how} after {self.duration_s:.2f} s; {self.frames_processed} of "
+            f"{self.frames_read} frames processed, {dropped}{failed}; {glosses}{provider}"
+        )
 
 
-Event = FrameEvent | GlossEvent | StatsEvent | ErrorEvent | ModelEvent | EndEvent
+Event = StartEvent | FrameEvent | GlossEvent | StatsEvent | ErrorEvent | ModelEvent | EndEvent

@@ -30,6 +30,7 @@ import onnxruntime as ort
 
 from engine.errors import ModelLoadError
 from engine.features import FeatureSpec
+from engine.quiet import ort_log_severity
 from engine.rejection import METADATA_KEY as REJECTION_KEY
 from engine.rejection import Rejector
 from engine.vocabulary import Vocabulary
@@ -145,7 +146,8 @@ def _session_options(threads: int) -> ort.SessionOptions:
     opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
     opts.intra_op_num_threads = threads
     opts.inter_op_num_threads = 1
-    opts.log_severity_level = 3  # errors only: "failed to create CUDA provider" is expected
+    # errors only (fatal only when quiet): a failed CUDA provider is reported by OnnxModel
+    opts.log_severity_level = max(3, ort_log_severity())
     return opts
 
 
@@ -191,6 +193,8 @@ class OnnxModel:
             providers = [CUDA, CPU]
         elif device == "cuda":
             raise ModelLoadError("CUDA was asked for, but this onnxruntime has no CUDA provider")
+        # the provider bridge logs through the default logger, not the session's
+        ort.set_default_logger_severity(ort_log_severity())
         t0 = time.perf_counter()
         try:
             self.session = ort.InferenceSession(
@@ -206,7 +210,16 @@ class OnnxModel:
         # what the session really runs on (CUDA may have failed to initialise)
         self.provider = self.session.get_providers()[0]
         if device == "cuda" and self.provider != CUDA:
-            raise ModelLoadError(f"{self.path}: CUDA was asked for but could not be initialised")
+            why = (
+                "its libraries (CUDA 12/13, cuDNN 9) did not load; signstream --verbose shows "
+                "ONNX Runtime's reason"
+                if _gpu_present()
+                else "this machine shows no NVIDIA GPU or driver"
+            )
+            raise ModelLoadError(
+                f"{self.path}: CUDA was asked for but could not be initialised ({why}); "
+                "--device cpu or auto runs on the CPU"
+            )
 
     def _check_io(self) -> None:
         inputs, outputs = self.session.get_inputs(), self.session.get_outputs()

@@ -35,6 +35,7 @@ from engine.events import (
     FrameEvent,
     GlossEvent,
     ModelEvent,
+    StartEvent,
     StatsEvent,
 )
 from engine.extractor import (
@@ -56,6 +57,10 @@ from engine.streaming import StreamingConfig, StreamingDecoder
 __all__ = ["Pipeline", "PipelineConfig", "Recognizer", "run_source"]
 
 STOP_TIMEOUT_S = 1.0  # stop() returns within this
+# start() waits this long for a worker that missed stop()'s second (inside one MediaPipe frame
+# or a model swap): two workers must never share the extractor or the recogniser
+START_JOIN_S = 10.0
+WARMUP_SIZE = (640, 480)  # the frame MediaPipe is warmed up on (its graph is built on the first)
 STATS_INTERVAL_S = 1.0  # how often a StatsEvent reports
 # the model runs every 4 frames (133 ms at 30 fps), not every metadata hop (16 for the shipped
 # model): frames become final a hop sooner and the commit follows the signer's rest sooner
@@ -80,7 +85,13 @@ class PipelineConfig:
     hop: int | None = None
     extractor: ExtractorConfig = field(default_factory=ExtractorConfig)
     queue_size: int = DEFAULT_QUEUE_SIZE  # capture queue (frames)
-    drop_frames: bool = True  # live: drop the oldest frame when behind; False: process all
+    # a camera drops the oldest frame when the engine is behind (latency cannot build up);
+    # False: every frame of a camera too
+    drop_frames: bool = True
+    # files and replays played in real time drop frames like a camera (to imitate one: ``run
+    # --realtime``); False, the default: every frame of a file is processed, the playback
+    # waits for the engine
+    drop_file_frames: bool = False
     frame_events: bool = True  # emit a FrameEvent per frame (landmarks for drawing)
     frame_images: bool = False  # FrameEvents carry the RGB image (for a GUI)
 
@@ -141,11 +152,13 @@ class Recognizer:
     def close(self) -> None:
         self.decoder.close()
 
-    def reset(self) -> None:
-        """Ready for a new stream (the LM context and the signing hand are kept: the same
-        person signs on)."""
+    def reset(self, new_source: bool = False) -> None:
+        """Ready for a new stream. The LM context and the signing hand are kept (the same
+        person signs on) unless ``new_source``: another video or camera, maybe another person."""
         self.stitcher.reset()
-        self.streaming.reset(keep_context=True)
+        self.streaming.reset(keep_context=not new_source)
+        if new_source and self.handedness is not None:
+            self.handedness.reset()
         self.resampler.reset()
         self.window.clear()
         self.frames = 0
@@ -212,6 +225,43 @@ class Recognizer:
         return self._run_window(0, stage_ms, final=True)
 
 
+@dataclass
+class _Summary:
+    """What one stream did, gathered by the worker for its :class:`EndEvent`."""
+
+    source: str
+    started: float | None = None  # time.monotonic() of the capture's start
+    last_timestamp: float | None = None  # of the last frame taken from the queue
+    processed: int = 0
+    failed: int = 0
+
+    def end(
+        self,
+        reason: str,
+        message: str,
+        capture: CaptureThread,
+        provider: str,
+        fps: float,
+        glosses: int,
+    ) -> EndEvent:
+        stats = capture.stats()
+        period = 1.0 / fps if fps > 0 else 0.0
+        duration = 0.0 if self.last_timestamp is None else self.last_timestamp + period
+        return EndEvent(
+            reason=reason,
+            source=self.source,
+            duration_s=duration,
+            frames_read=stats.frames_read,
+            frames_processed=self.processed,
+            frames_dropped=stats.dropped,
+            frames_failed=self.failed,
+            glosses=glosses,
+            provider=provider,
+            wall_s=0.0 if self.started is None else time.monotonic() - self.started,
+            message=message,
+        )
+
+
 class Pipeline:
     """Runs the engine on one source at a time in a background thread.
 
@@ -230,12 +280,14 @@ class Pipeline:
         )
         self._events: queue.Queue[object] = queue.Queue()
         self._frames_queued = 0
+        self._committed = 0  # glosses committed in the current stream (for its summary)
         self._stop = threading.Event()
         self._swap: tuple[str, str | None] | None = None
         self._swap_lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self._capture: CaptureThread | None = None
         self._extractor: LandmarkExtractor | None = None
+        self._extractor_used = False  # it has seen frames: reset before the next stream
 
     # ------------------------------------------------------------------ control
     @property
@@ -248,18 +300,33 @@ class Pipeline:
         return self._thread is not None and self._thread.is_alive()
 
     def start(self, source: str | Source, source_config: SourceConfig | None = None) -> None:
-        """Open ``source`` (a spec like ``webcam:0``, a file, ``dataset:DIR``) and run."""
+        """Open ``source`` (a spec like ``webcam:0``, a file, ``dataset:DIR``) and run it.
+
+        Any source playing is stopped first: sources are a sequence, each a stream of its own
+        (the engine's state is reset; the model and MediaPipe stay loaded). Raises
+        :class:`~engine.errors.SourceError` when it cannot be opened (the old one stays
+        stopped)."""
         self.stop()
+        if self._thread is not None:  # a worker that did not stop within the second
+            self._thread.join(START_JOIN_S)
+            if self._thread.is_alive():
+                raise SourceError("the previous source is still stopping; try again")
+        self._thread = None
         src = source if isinstance(source, Source) else open_source(source, source_config)
         if self.recognizer is not None:
-            # a new stream: its frames start afresh; the LM context and the signing hand are kept
-            self.recognizer.reset()
+            self.recognizer.reset(new_source=True)
         self._stop.clear()
         self._events = queue.Queue()
         self._frames_queued = 0
-        # a file played as fast as it decodes has no clock to keep up with: never drop there
-        drop = self.config.drop_frames and (src.info.live or src.info.realtime)
-        self._capture = CaptureThread(src, self.config.queue_size, drop_oldest=drop).start()
+        self._committed = 0
+        # a camera cannot wait: drop its oldest frame. A file can: every frame is processed
+        # (its playback waits for the engine) unless asked to imitate a camera
+        if src.info.live:
+            drop = self.config.drop_frames
+        else:
+            drop = self.config.drop_file_frames and src.info.realtime
+        # started by the worker once MediaPipe is warm: a file's clock must not run meanwhile
+        self._capture = CaptureThread(src, self.config.queue_size, drop_oldest=drop)
         self._thread = threading.Thread(target=self._run, name="signstream-engine", daemon=True)
         self._thread.start()
 
@@ -271,7 +338,8 @@ class Pipeline:
             self._capture.stop(timeout=max(0.1, 0.5 * STOP_TIMEOUT_S))
         if self._thread is not None:
             self._thread.join(max(0.0, deadline - time.monotonic()))
-            self._thread = None
+            if not self._thread.is_alive():
+                self._thread = None  # else start() and close() wait for it
 
     def wait(self, timeout: float | None = None) -> bool:
         """Wait for the source to end; True if it has."""
@@ -319,6 +387,9 @@ class Pipeline:
 
     def close(self) -> None:
         self.stop()
+        if self._thread is not None:  # never free what a worker still uses
+            self._thread.join(START_JOIN_S)
+            self._thread = None
         if self.recognizer is not None:
             self.recognizer.close()
         if self._extractor is not None:
@@ -327,6 +398,8 @@ class Pipeline:
 
     # ------------------------------------------------------------------ worker
     def _emit(self, event: Event) -> None:
+        if isinstance(event, GlossEvent) and event.is_commit:
+            self._committed += len(event.glosses)
         if self.on_event is not None:
             self.on_event(event)
             return
@@ -365,20 +438,53 @@ class Pipeline:
     def _landmarks(self, frame_image: RgbFrame, timestamp: float) -> FrameLandmarks:
         if self._extractor is None:
             self._extractor = create_extractor(self.config.extractor)
+        self._extractor_used = True
         return self._extractor.process(frame_image, timestamp)
+
+    def _ready_extractor(self) -> float:
+        """MediaPipe ready for a new image stream: built and warmed on a blank frame the first
+        time (its graph and TF Lite delegates are made on the first frame: 0.5-1 s), reset
+        after an earlier stream (its tracker wants increasing timestamps). Returns ms spent."""
+        t0 = time.perf_counter()
+        if self._extractor is None:
+            self._extractor = create_extractor(self.config.extractor)
+            width, height = WARMUP_SIZE
+            self._extractor.process(np.zeros((height, width, 3), np.uint8), 0.0)
+            self._extractor_used = True
+        if self._extractor_used:
+            self._extractor.reset()
+            self._extractor_used = False
+        return 1000 * (time.perf_counter() - t0)
 
     def _run(self) -> None:
         capture = self._capture
         assert capture is not None
+        info = capture.source.info
         stage_ms: dict[str, float] = {}
         sums: dict[str, float] = {}
         counts: dict[str, int] = {}
+        summary = _Summary(info.spec)
         processed = 0
-        reason = "end"
+        failed_kinds: set[str] = set()
+        reason, message = "end", ""
         try:
-            if not capture.source.info.landmarks and self._extractor is None:
-                # MediaPipe's graph takes a while to build: before the first frame, not in it
-                self._extractor = create_extractor(self.config.extractor)
+            warmup_ms = 0.0 if info.landmarks else self._ready_extractor()
+            self._emit(
+                StartEvent(
+                    source=info.spec,
+                    description=info.description,
+                    kind=info.kind,
+                    live=info.live,
+                    landmarks=info.landmarks,
+                    fps=info.fps,
+                    frame_count=info.frame_count,
+                    drops_frames=capture.drop_oldest,
+                    provider=self.provider,
+                    warmup_ms=warmup_ms,
+                )
+            )
+            capture.start()
+            summary.started = time.monotonic()
             last_stats = time.monotonic()
             while not self._stop.is_set():
                 if self._swap is not None:
@@ -390,6 +496,7 @@ class Pipeline:
                 if frame is None:
                     break
                 t0 = time.perf_counter()
+                summary.last_timestamp = frame.timestamp
                 if frame.landmarks is not None:
                     lm = frame.landmarks
                 else:
@@ -397,7 +504,13 @@ class Pipeline:
                     try:
                         lm = self._landmarks(frame.image_rgb, frame.timestamp)
                     except ExtractorError as e:
-                        self._emit(ErrorEvent(str(e), fatal=False, error=type(e).__name__))
+                        # one message per kind of failure, not one per frame: the count
+                        # goes into the summary
+                        summary.failed += 1
+                        kind = str(e).split("(")[0]
+                        if kind not in failed_kinds:
+                            failed_kinds.add(kind)
+                            self._emit(ErrorEvent(str(e), fatal=False, error=type(e).__name__))
                         continue
                 stage_ms.clear()
                 stage_ms["landmarks"] = 1000 * (time.perf_counter() - t0)
@@ -416,6 +529,7 @@ class Pipeline:
                     for event in self.recognizer.push(lm, stage_ms):
                         self._emit(event)
                 processed += 1
+                summary.processed += 1
                 for k, v in stage_ms.items():
                     sums[k] = sums.get(k, 0.0) + v
                     counts[k] = counts.get(k, 0) + 1
@@ -428,17 +542,17 @@ class Pipeline:
             else:
                 reason = "stopped"
         except SourceError as e:
-            reason = "error"
+            reason, message = "error", str(e)
             self._finish(stage_ms)
             self._emit(ErrorEvent(str(e), fatal=True, error=type(e).__name__))
         except Exception as e:  # never die silently: the user gets the reason
-            reason = "error"
-            self._emit(ErrorEvent(f"engine stopped: {type(e).__name__}: {e}", fatal=True,
-                                  error=type(e).__name__))  # fmt: skip
+            reason, message = "error", f"engine stopped: {type(e).__name__}: {e}"
+            self._emit(ErrorEvent(message, fatal=True, error=type(e).__name__))
         finally:
             capture.stop()
-            if self.on_event is not None:
-                self.on_event(EndEvent(reason))
+            self._emit(
+                summary.end(reason, message, capture, self.provider, info.fps, self._committed)
+            )
             self._events.put(_END)
 
     def _finish(self, stage_ms: dict[str, float]) -> None:
@@ -464,10 +578,12 @@ class Pipeline:
         )
 
 
-def run_source(config: PipelineConfig, source: str, fast: bool = False) -> Iterator[Event]:
-    """Convenience for scripts: run ``source`` to its end and yield every event."""
+def run_source(config: PipelineConfig, source: str | Source, fast: bool = False) -> Iterator[Event]:
+    """Convenience for scripts: run ``source`` to its end and yield every event, the last an
+    :class:`~engine.events.EndEvent` with the summary. ``fast``: files as fast as they decode
+    (else at their own pace); a camera keeps every frame too."""
     if fast:  # as fast as it decodes, and every frame: nothing may be dropped
-        config = replace(config, drop_frames=False)
+        config = replace(config, drop_frames=False, drop_file_frames=False)
     pipeline = Pipeline(config)
     try:
         pipeline.start(source, SourceConfig(realtime=not fast))

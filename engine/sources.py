@@ -649,7 +649,9 @@ class DatasetSource(ReplaySource):
 
 
 def _pose_source(path: str | os.PathLike[str], config: SourceConfig, spec: str) -> ReplaySource:
-    seq = read_sequence(path)  # PoseFileError (a SourceError) naming the file
+    # a recording with fewer pose points (an upper-body export) still replays: the missing
+    # points count as undetected, like any frame where MediaPipe lost them
+    seq = read_sequence(path, partial_pose=True)  # PoseFileError (a SourceError) naming it
     return ReplaySource(
         [seq], config, spec=spec or str(path), kind="pose", describe=f"pose {Path(path).name}"
     )

@@ -50,7 +50,7 @@ def test_plays_a_video_without_people(window, qtbot, tmp_path: Path) -> None:  #
         window.open_source(video, realtime=False)
     qtbot.waitUntil(lambda: window.frames_shown == 12, timeout=5_000)
     assert not window.video.pixmap().isNull()
-    assert window.error_box is None
+    assert not window.notice.isVisible()
     assert "landmarks only" in window.status.text()
 
 
@@ -60,9 +60,9 @@ def test_unreadable_video_gives_a_message_and_the_app_keeps_running(
     bad = tmp_path / "broken.mp4"
     bad.write_bytes(os.urandom(2048))
     window.open_source(bad)
-    qtbot.waitUntil(lambda: window.error_box is not None, timeout=5_000)
-    assert "broken.mp4" in window.error_box.text()
-    window.error_box.close()
+    qtbot.waitUntil(lambda: window.notice.isVisible(), timeout=5_000)
+    assert "broken.mp4" in window.notice.message
+    window.notice.dismiss()
     with qtbot.waitSignal(window.bridge.finished, timeout=30_000):
         window.open_source(write_video(tmp_path / "ok.mp4", frames=4), realtime=False)
     qtbot.waitUntil(lambda: window.frames_shown >= 3, timeout=5_000)
@@ -76,10 +76,10 @@ def test_model_from_menu_transcript_grows_and_bad_model_keeps_the_old(
     broken = tmp_path / "broken.onnx"
     broken.write_bytes(b"garbage")
     window.load_model(broken)
-    qtbot.waitUntil(lambda: window.error_box is not None, timeout=5_000)
-    assert "broken.onnx" in window.error_box.text()
+    qtbot.waitUntil(lambda: window.notice.isVisible(), timeout=5_000)
+    assert "broken.onnx" in window.notice.message
     assert window.bridge.model_info is not None and window.bridge.model_info.name == "tiny"
-    window.error_box.close()
+    window.notice.dismiss()
     # sentences of the held-out tiny signer, replayed as a landmark recording
     ds = Dataset(tiny_data / "ds")
     pool = SamplePool(collect_samples(ds, [i.index for i in ds.infos if i.signer == "s3"]))
@@ -181,7 +181,7 @@ def test_settings_round_trip(qtbot, settings: QSettings, tmp_path: Path, tiny_on
     qtbot.addWidget(second)
     try:
         p = second.prefs
-        assert (p.mirror, p.overlay, p.large_text) == (False, False, True)
+        assert (p.mirror_camera, p.mirror_file, p.overlay, p.large_text) == (False, False, False, True)
         assert (p.beam_width, p.alpha, p.resolution) == (20, 0.75, (1280, 720))
         assert p.camera == "webcam:/dev/video3" and p.recent_models[0] == str(tiny_onnx)
         assert not second.mirror_action.isChecked() and second.transcript.large
@@ -235,10 +235,10 @@ def test_camera_unplugged_mid_session_gives_a_message_and_the_app_keeps_working(
         0, SourceConfig(camera_timeout_s=0.3), capture=_UnpluggedCamera(8), spec="webcam:0"
     )
     window.open_source(camera)
-    qtbot.waitUntil(lambda: window.error_box is not None, timeout=10_000)
-    assert "stopped delivering frames" in window.error_box.text()
+    qtbot.waitUntil(lambda: window.notice.isVisible(), timeout=10_000)
+    assert "stopped delivering frames" in window.notice.message
     assert window.frames_shown >= 1
-    window.error_box.close()
+    window.notice.dismiss()
     with qtbot.waitSignal(window.bridge.finished, timeout=30_000):
         window.open_source(write_video(tmp_path / "after.mp4", frames=4), realtime=False)
 
