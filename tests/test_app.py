@@ -181,7 +181,12 @@ def test_settings_round_trip(qtbot, settings: QSettings, tmp_path: Path, tiny_on
     qtbot.addWidget(second)
     try:
         p = second.prefs
-        assert (p.mirror_camera, p.mirror_file, p.overlay, p.large_text) == (False, False, False, True)
+        assert (p.mirror_camera, p.mirror_file, p.overlay, p.large_text) == (
+            False,
+            False,
+            False,
+            True,
+        )
         assert (p.beam_width, p.alpha, p.resolution) == (20, 0.75, (1280, 720))
         assert p.camera == "webcam:/dev/video3" and p.recent_models[0] == str(tiny_onnx)
         assert not second.mirror_action.isChecked() and second.transcript.large
