@@ -1,7 +1,10 @@
-"""Screenshot of the running app playing a real video: what a user sees.
+"""Screenshot of the running app playing a real video or a landmark replay: what a user sees.
 
-    .venv/bin/python scripts/screenshot.py [VIDEO] OUT.png [--frames N]
+    .venv/bin/python scripts/screenshot.py [VIDEO|RECORDING.pose] OUT.png [--frames N]
+    .venv/bin/python scripts/screenshot.py --demo OUT.png      # the shipped demo replay
     xvfb-run -a -s "-screen 0 1280x800x24" .venv/bin/python scripts/screenshot.py OUT.png
+
+A replay (``.pose``, the demo) has no video: its skeleton is drawn on a blank canvas.
 
 With a display (Xvfb, or a desktop) the real window is shown and grabbed through the X server
 (QT_QPA_PLATFORM=xcb); without one it renders offscreen. VIDEO defaults to a real signing video
@@ -35,10 +38,18 @@ def main() -> int:
     parser.add_argument("paths", nargs="+", type=Path, help="[VIDEO] OUT.png")
     parser.add_argument("--frames", type=int, default=45, help="frames to play before the shot")
     parser.add_argument("--timeout", type=float, default=60.0, help="seconds before giving up")
+    parser.add_argument("--demo", action="store_true", help="play the shipped demo replay")
     args = parser.parse_args()
     if len(args.paths) > 2:
         parser.error("give at most VIDEO and OUT.png")
     video, out = args.paths if len(args.paths) == 2 else [DEFAULT_VIDEO, args.paths[0]]
+    if args.demo:
+        from engine.demo import demo_recordings
+
+        found = demo_recordings()
+        if not found:
+            parser.error("no demo recording is installed (assets/demo)")
+        video = found[0]
     if not video.is_file():
         parser.error(f"{video}: no such video (give one, or set SIGNSTREAM_DATA)")
     app = QApplication(sys.argv[:1])
