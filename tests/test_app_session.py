@@ -244,3 +244,21 @@ def test_launch_play_quit_ten_times_exits_zero(shared_data: Path, tmp_path: Path
         assert "bool_dealloc" not in done.stderr and "Fatal Python error" not in done.stderr
         frames = int(done.stdout.split()[1])
         assert frames > 0, done.stdout
+
+
+def test_quitting_during_teaching_ends_the_training_process(qtbot) -> None:  # type: ignore[no-untyped-def]
+    """The window's close waits for the background training to end (SIGTERM, then kill):
+    no orphaned process, no "QProcess: Destroyed while process is still running"."""
+    import time
+
+    from app.teaching import TeachProcess
+
+    teacher = TeachProcess()
+    # a process that ignores SIGTERM, like a training step that does not return at once
+    ignore = "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); time.sleep(60)"
+    teacher.process.start(sys.executable, ["-c", ignore])
+    assert teacher.process.waitForStarted(10_000)
+    time.sleep(0.5)  # its handler is installed
+    t0 = time.monotonic()
+    teacher.shutdown(timeout_ms=1500)
+    assert not teacher.running and time.monotonic() - t0 < 5.0
