@@ -16,14 +16,18 @@ The layout of ``points``/``present``/``timestamps`` is :mod:`engine.landmarks`'.
 npz because it loads at disk speed (the real sets are a few hundred MB at most); one shard per
 append so that appending never rewrites what is there. Both the shard and ``dataset.json`` are
 written atomically, shard first: a crash leaves at worst an orphan shard that is not listed
-(and is overwritten by the next append), never a listed shard that is broken.
+(and is overwritten by the next append), never a listed shard that is broken. A writer that
+may fail half-way (an import) writes through :func:`staged_dataset`, so that a failure leaves
+no dataset, or the dataset as it was, behind.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
-import zipfile
+import shutil
+import tempfile
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -32,15 +36,18 @@ from typing import Any
 
 import numpy as np
 
-from engine.atomic import atomic_path, atomic_write_text
-from engine.errors import DatasetError
+from engine.arrayfile import load_npz
+from engine.atomic import atomic_path, atomic_write_bytes, atomic_write_text
+from engine.errors import ArrayFileError, DatasetError
 from engine.landmarks import LandmarkSequence
 
-__all__ = ["FORMAT_NAME", "FORMAT_VERSION", "Dataset", "SampleInfo"]
+__all__ = ["FORMAT_NAME", "FORMAT_VERSION", "Dataset", "SampleInfo", "staged_dataset"]
 
 FORMAT_NAME = "signstream-dataset"
 FORMAT_VERSION = 1
 INDEX_FILE = "dataset.json"
+SHARD_ARRAYS = ("points", "present", "timestamps", "offsets", "meta")
+STAGING_MARK = ".staging-"  # names the hidden folder beside a dataset that a staged write fills
 
 
 @dataclass(frozen=True)
@@ -83,6 +90,11 @@ class Dataset(Sequence[LandmarkSequence]):
     def __init__(self, root: str | os.PathLike[str]) -> None:
         self.root = Path(root)
         index_path = self.root / INDEX_FILE
+        # a mistyped path is the usual cause: say so, not that some folder lacks an index
+        if not self.root.exists():
+            raise DatasetError(f"no such folder: {self.root}")
+        if not self.root.is_dir():
+            raise DatasetError(f"{self.root} is a file; a SignStream dataset is a folder")
         if not index_path.is_file():
             raise DatasetError(f"{self.root} is not a SignStream dataset (no {INDEX_FILE})")
         try:
@@ -165,10 +177,11 @@ class Dataset(Sequence[LandmarkSequence]):
     def _read_shard(self, number: int) -> dict[str, Any]:
         path = self.root / self._shards[number]["file"]
         try:
-            with np.load(path, allow_pickle=False) as z:
-                data = {k: z[k] for k in ("points", "present", "timestamps", "offsets")}
-                data["meta"] = json.loads(str(z["meta"]))
-        except (OSError, ValueError, KeyError, zipfile.BadZipFile, EOFError) as e:
+            data: dict[str, Any] = load_npz(path, SHARD_ARRAYS)
+            data["meta"] = json.loads(str(data["meta"]))
+        except ArrayFileError as e:
+            raise DatasetError(f"{path}: corrupt dataset shard ({e.reason})") from e
+        except ValueError as e:  # the meta JSON
             raise DatasetError(f"{path}: corrupt dataset shard ({e})") from e
         if len(data["meta"]) != self._shards[number]["count"]:
             raise DatasetError(f"{path}: holds {len(data['meta'])} sequences, index says otherwise")
@@ -215,10 +228,13 @@ class Dataset(Sequence[LandmarkSequence]):
             for number, shard in enumerate(self._shards):
                 path = self.root / shard["file"]
                 try:
-                    with np.load(path, allow_pickle=False) as z:
-                        metas = json.loads(str(z["meta"]))
-                        offsets = z["offsets"]
-                except (OSError, ValueError, KeyError, zipfile.BadZipFile, EOFError) as e:
+                    # only these two members: the landmarks are not read for metadata
+                    arrays = load_npz(path, ("meta", "offsets"))
+                    metas = json.loads(str(arrays["meta"]))
+                    offsets = arrays["offsets"]
+                except ArrayFileError as e:
+                    raise DatasetError(f"{path}: corrupt dataset shard ({e.reason})") from e
+                except ValueError as e:  # the meta JSON
                     raise DatasetError(f"{path}: corrupt dataset shard ({e})") from e
                 base = int(self._starts[number])
                 for j, m in enumerate(metas):
@@ -242,3 +258,92 @@ class Dataset(Sequence[LandmarkSequence]):
 
     def __repr__(self) -> str:
         return f"Dataset({str(self.root)!r}, {len(self)} sequences)"
+
+
+def _missing_parents(folder: Path) -> list[Path]:
+    """The ancestors of ``folder`` that do not exist, nearest last."""
+    missing = []
+    for parent in folder.parents:
+        if parent.exists():
+            break
+        missing.append(parent)
+    return missing[::-1]
+
+
+def _link_or_copy(src: Path, dst: Path) -> None:
+    try:
+        os.link(src, dst)  # shards are never rewritten in place: sharing the inode is safe
+    except OSError:  # a filesystem without hard links (FAT, some network shares)
+        shutil.copy2(src, dst)
+
+
+@contextlib.contextmanager
+def staged_dataset(root: str | os.PathLike[str], description: str = "") -> Iterator[Dataset]:
+    """A dataset to append to that becomes ``root`` only when the block ends without an error.
+
+    For writers that may fail half-way (an import of a corrupt or unsupported input): the block
+    writes into a hidden staging folder beside ``root`` (``.<name>.staging-*``, on the same
+    filesystem so that renames are atomic). When the block ends normally and appended something:
+
+    * ``root`` did not exist: the staging folder is renamed to ``root``;
+    * ``root`` is a dataset (the staging folder began as a copy, its shards hard-linked) or a
+      folder without one: the new shards are moved in, then the new index replaces the old in
+      one rename, so a reader sees the old dataset or the new one, never a mix.
+
+    Otherwise (an exception, Ctrl-C, or nothing appended) the staging folder is deleted, with
+    any parent folders this call created, and ``root`` is exactly as it was. A process killed
+    inside the block leaves only its staging folder, which nothing reads: delete it.
+
+    Raises:
+        DatasetError: ``root`` is a file or a dataset that cannot be read, or another program
+            changed its index during the block (nothing is written then).
+    """
+    root = Path(root)
+    index_path = root / INDEX_FILE
+    existing = index_path.is_file()
+    before: bytes | None = None  # the index as it was, to copy and to detect another writer
+    if existing:
+        Dataset(root)  # a broken index or a newer version: refused before any work
+        before = index_path.read_bytes()
+    elif root.exists() and not root.is_dir():
+        raise DatasetError(f"{root} is a file; a SignStream dataset is a folder")
+    created = _missing_parents(root)
+    root.parent.mkdir(parents=True, exist_ok=True)
+    stage = Path(tempfile.mkdtemp(prefix=f".{root.name}{STAGING_MARK}", dir=root.parent))
+    committed = False
+    try:
+        # mkdtemp makes 0700; the dataset a user gets has the usual permissions
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(stage, 0o777 & ~umask)
+        if before is not None:
+            for shard in Dataset(root)._shards:
+                _link_or_copy(root / shard["file"], stage / shard["file"])
+            atomic_write_bytes(stage / INDEX_FILE, before)
+            dataset = Dataset(stage)
+        else:
+            dataset = Dataset.create(stage, description)
+        start = len(dataset._shards)
+        yield dataset
+        if len(dataset._shards) == start:
+            return  # nothing appended: nothing to create or change
+        if not root.exists():
+            os.rename(stage, root)
+            committed = True
+            return
+        root_before = index_path.read_bytes() if index_path.is_file() else None
+        if root_before != before:
+            raise DatasetError(
+                f"{root}: changed by another program during this write; nothing was written"
+            )
+        for shard in dataset._shards[start:]:  # unlisted in root until the index moves
+            os.replace(stage / shard["file"], root / shard["file"])
+        os.replace(stage / INDEX_FILE, index_path)
+        committed = True
+    finally:
+        if stage.exists():
+            shutil.rmtree(stage, ignore_errors=True)
+        if not committed:
+            for parent in reversed(created):
+                with contextlib.suppress(OSError):  # only empty ones: never someone's files
+                    parent.rmdir()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 __all__ = [
+    "ArrayFileError",
     "DatasetError",
     "DecoderError",
     "ExtractorError",
@@ -18,6 +19,15 @@ __all__ = [
 
 class SignStreamError(Exception):
     """Base of every error SignStream raises on purpose."""
+
+
+class ArrayFileError(SignStreamError):
+    """A ``.npy``/``.npz`` file is missing, unreadable, corrupt, or not a NumPy file at all."""
+
+    def __init__(self, path: str, reason: str) -> None:
+        super().__init__(f"{path}: {reason}")
+        self.path = path
+        self.reason = reason
 
 
 class DatasetError(SignStreamError):

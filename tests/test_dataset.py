@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from engine.dataset import Dataset
+from engine.dataset import Dataset, staged_dataset
 from engine.errors import DatasetError
 from engine.landmarks import LandmarkSequence
 from tests.conftest import make_sequence
@@ -73,6 +74,79 @@ def test_corrupt_shard_names_the_file(tmp_path: Path) -> None:
     shard.write_bytes(shard.read_bytes()[:200])
     with pytest.raises(DatasetError, match=r"shard-000000\.npz"):
         Dataset(tmp_path / "ds")[0]
+
+
+def test_a_missing_folder_is_said_so_not_that_it_lacks_an_index(tmp_path: Path) -> None:
+    # issue 17: a mistyped path said "... is not a SignStream dataset (no dataset.json)"
+    with pytest.raises(DatasetError, match=f"^no such folder: {tmp_path / 'nowhere'}$"):
+        Dataset(tmp_path / "nowhere")
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(DatasetError, match="is a file; a SignStream dataset is a folder"):
+        Dataset(tmp_path / "file")
+    with pytest.raises(DatasetError, match=r"is not a SignStream dataset \(no dataset\.json\)"):
+        Dataset(tmp_path)  # a folder that exists but holds no dataset: as before
+
+
+def test_a_shard_of_random_bytes_is_not_a_numpy_file(tmp_path: Path) -> None:
+    ds = Dataset.create(tmp_path / "ds")
+    ds.append([make_sequence()])
+    shard = tmp_path / "ds" / "shard-000000.npz"
+    shard.write_bytes(b"\x01" + np.random.default_rng(0).bytes(2047))
+    message = f"{shard}: corrupt dataset shard (not a NumPy array file (corrupt or another format))"
+    for read in (lambda d: d.infos, lambda d: d[0]):
+        with pytest.raises(DatasetError) as info:
+            read(Dataset(tmp_path / "ds"))
+        assert str(info.value) == message
+
+
+def _snapshot(folder: Path) -> dict[str, tuple[bytes, float]]:
+    """Every file under ``folder``: its bytes and modification time."""
+    return {
+        str(p.relative_to(folder)): (p.read_bytes(), os.stat(p).st_mtime)
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
+
+
+def test_staged_write_that_fails_leaves_nothing_behind(tmp_path: Path) -> None:
+    target = tmp_path / "new" / "deeper" / "ds"
+    with pytest.raises(RuntimeError), staged_dataset(target) as ds:
+        ds.append([make_sequence(seed=1)])
+        raise RuntimeError("the input turned out corrupt half-way")
+    assert list(tmp_path.iterdir()) == []  # no dataset, no staging folder, no parents
+    with staged_dataset(target) as ds:
+        pass  # nothing appended: nothing created
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_staged_write_to_an_existing_dataset_is_all_or_nothing(tmp_path: Path) -> None:
+    target = tmp_path / "ds"
+    Dataset.create(target).append([make_sequence(seed=1)])
+    (target / "notes.txt").write_text("the user's own file")
+    before = _snapshot(target)
+    with pytest.raises(KeyboardInterrupt), staged_dataset(target) as ds:
+        assert len(ds) == 1 and ds.sources() == {"synthetic:1"}  # sees what is there
+        ds.append([make_sequence(seed=2)])
+        raise KeyboardInterrupt
+    assert _snapshot(target) == before  # exactly as it was: bytes and times
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ds"]
+    with staged_dataset(target) as ds:
+        ds.append([make_sequence(seed=2)])
+        assert len(Dataset(target)) == 1  # nothing shows before the block ends
+    after = Dataset(target)
+    assert [s.source for s in after] == ["synthetic:1", "synthetic:2"]
+    assert (target / "notes.txt").read_text() == "the user's own file"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ds"]
+
+
+def test_staged_write_into_a_new_folder_appears_whole(tmp_path: Path) -> None:
+    with staged_dataset(tmp_path / "ds", description="made here") as ds:
+        ds.append([make_sequence(seed=1)])
+        assert not (tmp_path / "ds").exists()
+    assert [s.source for s in Dataset(tmp_path / "ds")] == ["synthetic:1"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ds"]
+    (tmp_path / "plain").mkdir()  # the mode of any folder the user makes, not mkdtemp's 0700
+    assert (tmp_path / "ds").stat().st_mode == (tmp_path / "plain").stat().st_mode
 
 
 def test_orphan_shard_from_a_crash_is_ignored_and_overwritten(tmp_path: Path) -> None:

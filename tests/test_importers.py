@@ -562,3 +562,84 @@ def test_wlasl_real_only_and_letter_filter(shared_data: Path) -> None:
     letters = set("bcefghjklstuvwxyz")
     words = list(import_npz(shared_data / ASL_COFFEE, exclude_glosses=letters))
     assert len(words) == 4693 - 45 * len(letters)
+
+
+# ----------------------------------------------------------------------------- issue 17
+def random_bytes(path: Path, size: int = 2048) -> Path:
+    """What a user found in a file named ``.npy``: no NumPy or zip header (first byte 1)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(b"\x01" + np.random.default_rng(17).bytes(size - 1))
+    return path
+
+
+NOT_NUMPY = "not a NumPy array file (corrupt or another format)"
+
+
+def test_random_bytes_named_npy_are_not_a_numpy_file_not_pickled_data(tmp_path: Path) -> None:
+    x = random_bytes(tmp_path / "x.npy")
+    (problem,) = list(import_npz([x]))
+    assert isinstance(problem, ImportProblem) and problem.path == str(x)
+    assert problem.reason == f"unreadable npz: {NOT_NUMPY}"
+    root = tmp_path / "MP_Data"
+    write_mp_sequence(root / "hello" / "0", flat_frames(np.random.default_rng(0), 1, 3, "258")[0])
+    random_bytes(root / "hello" / "0" / "1.npy")
+    (problem,) = list(import_mp_data(root))
+    assert isinstance(problem, ImportProblem)
+    assert str(problem) == f"{root / 'hello' / '0' / '1.npy'}: {NOT_NUMPY}"
+
+
+def _cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str]:
+    from signstream.cli import main
+
+    rc = main(list(argv))
+    out = capsys.readouterr()
+    return rc, out.out + out.err
+
+
+def test_failed_cli_import_leaves_no_dataset_folder(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    x = random_bytes(tmp_path / "in" / "x.npy")
+    random_bytes(tmp_path / "in" / "MP_Data" / "hello" / "0" / "0.npy")
+    ds = tmp_path / "out" / "ds"
+    for kind in ("npz", "mp-data", "pose", "parquet"):
+        source = str(x if kind != "mp-data" else tmp_path / "in" / "MP_Data")
+        rc, text = _cli(capsys, "data", "import", kind, source, "--dataset", str(ds))
+        assert rc == 1, text
+        assert "no dataset was created" in text
+        assert sorted(p.name for p in tmp_path.iterdir()) == ["in"], kind  # nothing, no parents
+    rc, text = _cli(capsys, "data", "stats", str(ds))
+    assert rc == 1 and f"no such folder: {ds}" in text
+
+
+def test_failed_cli_import_leaves_an_existing_dataset_as_it_was(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    rng = np.random.default_rng(3)
+    good = write_npz(tmp_path / "good.npz", flat_frames(rng, 2, 4, "258"), gloss=["a", "b"])
+    ds = tmp_path / "ds"
+    assert _cli(capsys, "data", "import", "npz", str(good), "--dataset", str(ds))[0] == 0
+    before = {p.name: (p.read_bytes(), p.stat().st_mtime_ns) for p in ds.iterdir()}
+    bad = random_bytes(tmp_path / "x.npy")
+    rc, text = _cli(capsys, "data", "import", "npz", str(bad), "--dataset", str(ds))
+    assert rc == 1 and f"{bad}: unreadable npz: {NOT_NUMPY}" in text
+    assert "the dataset now holds 2" in text
+    assert {p.name: (p.read_bytes(), p.stat().st_mtime_ns) for p in ds.iterdir()} == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ds", "good.npz", "x.npy"]
+
+
+def test_import_that_raises_half_way_leaves_no_partial_dataset(tmp_path: Path) -> None:
+    from training.data_cli import _report
+    from training.importers.base import SHARD_SEQUENCES
+
+    flat = flat_frames(np.random.default_rng(0), 1, 2, "258")[0].astype(np.float32)
+
+    def items() -> Any:
+        # one full shard is written before the input fails
+        for i in range(SHARD_SEQUENCES + 1):
+            yield LandmarkSequence.from_flat(flat, "258", 30.0, glosses=("a",), source=f"s{i}")
+        raise OSError("the disk holding the input went away")
+
+    with pytest.raises(OSError, match="went away"):
+        _report(tmp_path / "ds", items())
+    assert list(tmp_path.iterdir()) == []

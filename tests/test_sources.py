@@ -324,8 +324,11 @@ def test_dataset_replays_all_sequences_as_one_stream(dataset: tuple[Path, list[A
         assert frames[0].aspect == DEFAULT_ASPECT and frames[10].aspect == 16 / 9
     with pytest.raises(SourceError, match="no sequence 5 \\(the dataset holds 3\\)"):
         open_source(f"dataset:{root}#5")
-    with pytest.raises(SourceError, match="is not a SignStream dataset"):
+    with pytest.raises(SourceError, match=f"dataset:{root / 'nothing'}: no such folder: "):
         open_source(f"dataset:{root / 'nothing'}")
+    (root / "empty").mkdir()
+    with pytest.raises(SourceError, match="is not a SignStream dataset"):
+        open_source(f"dataset:{root / 'empty'}")
 
 
 def test_pose_file_replays_with_its_image_size(tmp_path: Path) -> None:

@@ -20,7 +20,7 @@ from conftest import make_sequence
 
 import training.importers.videos as videos_mod
 from engine.dataset import Dataset
-from engine.errors import SourceError
+from engine.errors import ImportProblem, SourceError
 from engine.landmarks import UNKNOWN_SIGNER, LandmarkSequence
 from engine.video import VideoReader, extract_video, read_video_info
 from training.importers.videos import (
@@ -196,6 +196,28 @@ def test_import_in_parallel_reports_unreadable_and_reruns_idempotently(tmp_path:
     assert (again.imported, again.extracted, again.skipped) == (0, 0, 3)
     assert len(again.problems) == 1  # the broken file is tried (and reported) again
     assert by_source(Dataset(tmp_path / "ds")) == frames
+
+
+def test_failed_video_import_leaves_no_dataset_and_an_existing_one_as_it_was(
+    tmp_path: Path,
+) -> None:
+    # issue 17: a missing folder of videos raised a bare FileNotFoundError after creating the
+    # dataset, and a folder of unreadable videos left an empty dataset behind
+    target = tmp_path / "out" / "ds"
+    with pytest.raises(ImportProblem, match="nowhere: no such folder of videos"):
+        import_videos(tmp_path / "nowhere", target, workers=0, progress=False)
+    broken = tmp_path / "videos" / "hello" / "broken.mp4"
+    broken.parent.mkdir(parents=True)
+    broken.write_bytes(np.random.default_rng(0).bytes(4000))
+    report = import_videos(tmp_path / "videos", target, workers=0, progress=False)
+    assert report.imported == 0 and [p.path for p in report.problems] == [str(broken)]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["videos"]  # no out/, no out/ds
+
+    Dataset.create(target).append([make_sequence()])
+    before = {p.name: (p.read_bytes(), p.stat().st_mtime_ns) for p in target.iterdir()}
+    report = import_videos(tmp_path / "videos", target, workers=0, progress=False)
+    assert report.imported == 0 and len(report.problems) == 1
+    assert {p.name: (p.read_bytes(), p.stat().st_mtime_ns) for p in target.iterdir()} == before
 
 
 def test_interrupted_import_resumes_without_reextracting(

@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from engine.errors import ArrayFileError
 from engine.features import compute_features
 from engine.landmarks import FLAT_LAYOUTS, LandmarkSequence
 from training.wlasl import WlaslConfig, load_wlasl, train_wlasl, wlasl_folds
@@ -98,3 +99,15 @@ def test_real_file_split(shared_data: Path) -> None:
     folds = wlasl_folds(clips, 4, seed=0)
     assert sum(len(f.test) for f in folds) == 423
     assert all(f.augmentations == 0 for f in folds)
+
+
+def test_unreadable_wlasl_file_is_named(tmp_path: Path) -> None:
+    path = tmp_path / "wlasl50.npz"
+    path.write_bytes(b"\x01" + np.random.default_rng(0).bytes(2047))
+    with pytest.raises(
+        ArrayFileError, match=f"^{path}: not a NumPy array file \\(corrupt or another format\\)$"
+    ):
+        load_wlasl(path)
+    np.savez(path, X=np.zeros((1, 30, 170)))
+    with pytest.raises(ArrayFileError, match=r"no name / real array \(holds \['X'\]\)"):
+        load_wlasl(path)

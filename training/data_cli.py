@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from engine.dataset import Dataset
+from engine.dataset import INDEX_FILE, Dataset, staged_dataset
 from engine.errors import ImportProblem
 
 __all__ = ["add_data_parser"]
@@ -108,11 +108,17 @@ def _report(dataset_path: Path, items: Iterable[Any]) -> int:
     def show(problem: ImportProblem) -> None:
         print(f"problem: {problem}", file=sys.stderr)
 
-    dataset = Dataset.open_or_create(dataset_path)
-    report = write_import(dataset, items, on_problem=show)
+    existed = (dataset_path / INDEX_FILE).is_file()
+    # staged: an import that fails, half-way or entirely, leaves no dataset (or no change)
+    with staged_dataset(dataset_path) as dataset:
+        report = write_import(dataset, items, on_problem=show)
+    if existed or report.imported:
+        now = f"the dataset now holds {len(Dataset(dataset_path))}"
+    else:
+        now = "nothing to keep, so no dataset was created"
     print(
         f"{dataset_path}: imported {report.imported}, already there {report.skipped}, "
-        f"problems {len(report.problems)}; the dataset now holds {len(Dataset(dataset_path))}"
+        f"problems {len(report.problems)}; {now}"
     )
     return 1 if report.problems and not report.imported else 0
 
@@ -150,7 +156,7 @@ def _import_parquet(args: argparse.Namespace) -> int:
     from training.importers.isl_parquet import import_isl_parquet
 
     # files already in the dataset are not even read: a resumed import of the full set is fast
-    known = Dataset.open_or_create(args.dataset).sources()
+    known = Dataset(args.dataset).sources() if (args.dataset / INDEX_FILE).is_file() else set()
     items = import_isl_parquet(
         args.paths, gloss=args.gloss, signer=args.signer, fps=args.fps, limit=args.limit,
         skip_sources=known, **_filters(args),
@@ -176,6 +182,8 @@ def _import_videos(args: argparse.Namespace) -> int:
         args.root, args.dataset, config=ExtractorConfig(with_face=args.face), workers=args.workers
     )
     print(report.summary())
+    if not (args.dataset / INDEX_FILE).is_file():
+        print(f"{args.dataset}: nothing to keep, so no dataset was created")
     return 1 if report.problems and not report.imported else 0
 
 

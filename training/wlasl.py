@@ -40,6 +40,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from engine.arrayfile import load_npz
 from engine.atomic import atomic_path, atomic_write_text
 from engine.features import FeatureSpec, compute_features
 from engine.landmarks import LandmarkSequence
@@ -112,8 +113,9 @@ class WlaslClip:
 
 
 def load_wlasl(path: str | Path) -> list[WlaslClip]:
-    with np.load(path, allow_pickle=False) as z:
-        x, names, real = z["X"].astype(np.float32), z["name"], z["real"].astype(bool)
+    """The clips of the WLASL-50 file (raises ArrayFileError naming it when it is unreadable)."""
+    z = load_npz(path, ("X", "name", "real"))
+    x, names, real = z["X"].astype(np.float32), z["name"], z["real"].astype(bool)
     clips = []
     for i, name in enumerate(names.tolist()):
         gloss, _, idx = str(name).rpartition("/")

@@ -18,24 +18,20 @@ are arguments (the recorders run at webcam speed with MediaPipe in the loop, rou
 from __future__ import annotations
 
 import os
-import zipfile
 from collections.abc import Collection, Iterator
 from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
 
-from engine.errors import ImportProblem
+from engine.arrayfile import load_npy
+from engine.errors import ArrayFileError, ImportProblem
 from engine.landmarks import FLAT_LAYOUTS, UNKNOWN_SIGNER, LandmarkSequence
 from training.importers.base import DEFAULT_FPS, ImportItem
 
 __all__ = ["import_mp_data", "read_mp_sequence"]
 
 FRAME_SUFFIX = ".npy"
-
-# np.load of a damaged .npy: bad magic/header (ValueError), short data (ValueError, EOFError),
-# unreadable file (OSError); an .npz renamed .npy opens as a zip.
-_READ_ERRORS: tuple[type[BaseException], ...] = (OSError, ValueError, EOFError, zipfile.BadZipFile)
 
 
 def _natural_key(name: str) -> tuple[int, int | str]:
@@ -75,11 +71,11 @@ def read_mp_sequence(folder: Path, layout: str | None = None) -> npt.NDArray[np.
     for i in range(n):
         path = frames[i]
         try:
-            v = np.load(path, allow_pickle=False)
-        except _READ_ERRORS as e:
-            raise ImportProblem(str(path), f"unreadable .npy ({type(e).__name__}: {e})") from e
-        if not isinstance(v, np.ndarray) or v.ndim != 1:
-            raise ImportProblem(str(path), f"expected a flat vector, got {getattr(v, 'shape', v)}")
+            v = load_npy(path)
+        except ArrayFileError as e:
+            raise ImportProblem(e.path, e.reason) from e
+        if v.ndim != 1:
+            raise ImportProblem(str(path), f"expected a flat vector, got {v.shape}")
         if expected is None:
             expected = int(v.shape[0])  # the first frame decides; the others must agree
             if not any(fl.size == expected for fl in FLAT_LAYOUTS.values()):

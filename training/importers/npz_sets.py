@@ -18,15 +18,14 @@ unknown per file), so ``fps`` (default 30) is an assumption and the timestamps a
 from __future__ import annotations
 
 import os
-import zipfile
-import zlib
 from collections.abc import Collection, Iterable, Iterator
 from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
 
-from engine.errors import ImportProblem
+from engine.arrayfile import load_npz
+from engine.errors import ArrayFileError, ImportProblem
 from engine.landmarks import FLAT_LAYOUTS, UNKNOWN_SIGNER, LandmarkSequence
 from training.importers.base import DEFAULT_FPS, ImportItem
 
@@ -39,18 +38,6 @@ DATA_KEY = "X"
 GLOSS_KEY = "gloss"
 SIGNER_KEY = "signer"
 REAL_KEY = "real"  # WLASL-50: True for the real clips, False for the uploader's augmentations
-
-# What a truncated or corrupt npz raises, depending on where the bytes stop: no central
-# directory (BadZipFile), a cut member (EOFError, zlib.error), a bad CRC (BadZipFile), a header
-# that does not parse (ValueError), a missing file (OSError).
-_READ_ERRORS: tuple[type[BaseException], ...] = (
-    OSError,
-    ValueError,
-    KeyError,
-    EOFError,
-    zipfile.BadZipFile,
-    zlib.error,
-)
 
 PathLike = str | os.PathLike[str]
 
@@ -73,12 +60,6 @@ def _as_paths(paths: PathLike | Iterable[PathLike]) -> list[Path]:
     if isinstance(paths, (str, os.PathLike)):
         return [Path(paths)]
     return [Path(p) for p in paths]
-
-
-def _read_npz(path: Path) -> dict[str, npt.NDArray[np.generic]]:
-    """All arrays of an npz file, decompressed (raises one of ``_READ_ERRORS``)."""
-    with np.load(path, allow_pickle=False) as z:
-        return {key: z[key] for key in z.files}
 
 
 def import_npz(
@@ -117,9 +98,9 @@ def import_npz(
         raise ValueError(f"unknown layout {layout!r}; known: {', '.join(FLAT_LAYOUTS)}")
     for path in _as_paths(paths):
         try:
-            arrays = _read_npz(path)
-        except _READ_ERRORS as e:
-            yield ImportProblem(str(path), f"unreadable npz ({type(e).__name__}: {e})")
+            arrays = load_npz(path)
+        except ArrayFileError as e:
+            yield ImportProblem(str(path), f"unreadable npz: {e.reason}")
             continue
         yield from _sequences_of(
             path, arrays, layout, fps, signer, include_glosses, exclude_glosses, real_only

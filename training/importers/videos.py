@@ -31,7 +31,6 @@ import os
 import re
 import threading
 import time
-import zipfile
 from collections.abc import Callable, Generator, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
@@ -42,9 +41,10 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
+from engine.arrayfile import load_npz
 from engine.atomic import atomic_path
-from engine.dataset import Dataset
-from engine.errors import ImportProblem, SignStreamError
+from engine.dataset import INDEX_FILE, Dataset
+from engine.errors import ArrayFileError, ImportProblem, SignStreamError
 from engine.extractor import ExtractorConfig
 from engine.landmarks import UNKNOWN_SIGNER, LandmarkSequence
 from engine.video import extract_video
@@ -201,20 +201,25 @@ def _save_partial(path: Path, seq: LandmarkSequence) -> None:
 def _load_partial(path: Path) -> LandmarkSequence:
     """Raises ``ImportProblem`` for an unreadable file (atomic writes should make that rare)."""
     try:
-        with np.load(path, allow_pickle=False) as z:
-            meta: dict[str, Any] = json.loads(str(z["meta"]))
-            return LandmarkSequence(
-                points=z["points"],
-                present=z["present"],
-                timestamps=z["timestamps"],
-                fps=float(meta["fps"]),
-                glosses=tuple(meta["glosses"]),
-                signer=str(meta["signer"]),
-                source=str(meta["source"]),
-                aspect=meta["aspect"],
-                extra=dict(meta["extra"]),
-            )
-    except (OSError, ValueError, KeyError, zipfile.BadZipFile, EOFError) as e:
+        z = load_npz(path, ("points", "present", "timestamps", "meta"))
+        meta: dict[str, Any] = json.loads(str(z["meta"]))
+        return LandmarkSequence(
+            points=z["points"],
+            present=z["present"],
+            timestamps=z["timestamps"],
+            fps=float(meta["fps"]),
+            glosses=tuple(meta["glosses"]),
+            signer=str(meta["signer"]),
+            source=str(meta["source"]),
+            aspect=meta["aspect"],
+            extra=dict(meta["extra"]),
+        )
+    except ArrayFileError as e:
+        raise ImportProblem(
+            str(path),
+            f"unreadable partial result ({e.reason}); removed, its video will be extracted again",
+        ) from e
+    except (ValueError, KeyError) as e:  # the meta JSON, or a sequence that does not validate
         raise ImportProblem(
             str(path),
             f"unreadable partial result ({e}); removed, its video will be extracted again",
@@ -340,16 +345,61 @@ def import_videos(
 ) -> VideoImportReport:
     """Extract the landmarks of the labelled videos under ``root`` into ``dataset``.
 
-    ``dataset``: an open :class:`Dataset` or a folder (created when missing). ``workers``:
-    extraction processes (default :func:`default_workers`; ``0`` extracts in this process, for
-    debugging). ``progress``: a tqdm bar on stderr. ``on_problem`` is called with every
-    unreadable video as it is met. Safe to re-run after an interruption (module docstring).
+    ``dataset``: an open :class:`Dataset` or a folder (created when missing; removed again,
+    with the parent folders made for it, when the run ends with nothing imported and nothing
+    left in ``.partial`` to resume). ``workers``: extraction processes (default
+    :func:`default_workers`; ``0`` extracts in this process, for debugging). ``progress``: a
+    tqdm bar on stderr. ``on_problem`` is called with every unreadable video as it is met.
+    Safe to re-run after an interruption (module docstring).
+
+    Raises:
+        ImportProblem: ``root`` is not a folder (before anything is created).
     """
     config = config if config is not None else ExtractorConfig()
     workers = default_workers() if workers is None else workers
     if workers < 0 or merge_every < 1:
         raise ValueError(f"need workers >= 0 and merge_every >= 1, got {workers}, {merge_every}")
+    if not Path(root).is_dir():
+        raise ImportProblem(
+            str(root), f"no such folder of videos (expected ROOT/<gloss>/*.mp4 or {LABELS_FILE})"
+        )
+    # a dataset this run creates is removed again if it ends up holding nothing
+    target = None if isinstance(dataset, Dataset) else Path(dataset)
+    creates = target is not None and not (target / INDEX_FILE).exists()
+    made = _missing_folders(target) if target is not None else []
     ds = dataset if isinstance(dataset, Dataset) else Dataset.open_or_create(dataset)
+    try:
+        return _import_into(ds, root, config, workers, merge_every, progress, on_problem)
+    finally:
+        partial_dir = ds.root / PARTIAL_DIR
+        with contextlib.suppress(OSError):  # rmdir only when empty: a leftover is still to merge
+            partial_dir.rmdir()
+        if creates and len(ds) == 0 and not partial_dir.exists():
+            (ds.root / INDEX_FILE).unlink(missing_ok=True)
+            for folder in reversed(made):  # innermost first, and only empty ones
+                with contextlib.suppress(OSError):
+                    folder.rmdir()
+
+
+def _missing_folders(folder: Path) -> list[Path]:
+    """``folder`` and those of its parents that do not exist, outermost first."""
+    missing: list[Path] = []
+    for p in (folder, *folder.parents):
+        if p.exists():
+            break
+        missing.append(p)
+    return missing[::-1]
+
+
+def _import_into(
+    ds: Dataset,
+    root: str | os.PathLike[str],
+    config: ExtractorConfig,
+    workers: int,
+    merge_every: int,
+    progress: bool,
+    on_problem: Callable[[ImportProblem], None] | None,
+) -> VideoImportReport:
     report = VideoImportReport()
 
     def problem(p: ImportProblem) -> None:
@@ -406,8 +456,6 @@ def import_videos(
                 finished = []
     if finished:
         _merge(ds, finished, report)
-    with contextlib.suppress(OSError):  # rmdir only when empty: a leftover is still to merge
-        partial_dir.rmdir()
     return report
 
 
