@@ -74,6 +74,11 @@ CLIPPED_LOGP = math.log(1e-15)  # pyctcdecode's floor for log-probs (MIN_TOKEN_C
 DEFAULT_UNK_SCORE_OFFSET = -10.0  # pyctcdecode's default; unused once the LM is validated
 WORD_MARKER = "▁"  # pyctcdecode's BPE word-start marker: every gloss label starts a word
 LM_SPECIAL_WORDS = ("<s>", "</s>", "<unk>")
+# What a user whose LM is missing or broken can do: the decoder cannot know whether the CLI or
+# the app asked for it, so it names the CLI's options (the app's LM switch does the same).
+NO_LM_HINT = (
+    "run with --no-lm for greedy decoding, or give --lm PATH; `signstream train lm` builds one"
+)
 KENLM_COMPLAIN_NONE = 2  # lm::ngram::Config::NONE: no "build a binary file" note on stderr
 
 DecodeMethod = Literal["auto", "greedy", "beam"]
@@ -405,10 +410,7 @@ class GlossDecoder:
 def _load_kenlm(path: Path, vocabulary: Vocabulary) -> Any:
     """Open a KenLM model and check that it knows every gloss."""
     if not path.is_file():
-        raise LanguageModelError(
-            f"language model not found: {path} (build one with `signstream train lm`, or run "
-            "without an LM for greedy decoding)"
-        )
+        raise LanguageModelError(f"language model not found: {path} ({NO_LM_HINT})")
     config = kenlm.Config()
     config.show_progress = False  # KenLM draws a progress bar on stderr while reading an ARPA
     config.arpa_complain = KENLM_COMPLAIN_NONE
@@ -417,7 +419,7 @@ def _load_kenlm(path: Path, vocabulary: Vocabulary) -> Any:
     except (OSError, RuntimeError, ValueError) as e:
         raise LanguageModelError(
             f"cannot load the language model {path}: not a valid KenLM ARPA or binary file "
-            f"({str(e).splitlines()[0][:300]})"
+            f"({str(e).splitlines()[0][:300]}); {NO_LM_HINT}"
         ) from e
     reserved = [g for g in vocabulary.glosses if g in LM_SPECIAL_WORDS]
     if reserved:

@@ -227,6 +227,22 @@ def test_missing_or_corrupt_lm(tmp_path: Path, lm_path: Path) -> None:
         GlossDecoder(VOCAB, tmp_path)  # a folder
 
 
+def test_missing_or_broken_lm_says_how_to_run_without_it(tmp_path: Path) -> None:
+    # issue 17: the message did not name --no-lm
+    hint = "run with --no-lm for greedy decoding, or give --lm PATH"
+    missing = tmp_path / "nope.arpa"
+    with pytest.raises(LanguageModelError) as info:
+        GlossDecoder(VOCAB, missing)
+    assert str(info.value).startswith(f"language model not found: {missing} (")
+    assert hint in str(info.value)
+    garbage = tmp_path / "garbage.arpa"
+    garbage.write_bytes(b"\x01" + np.random.default_rng(0).bytes(499))
+    with pytest.raises(LanguageModelError) as info:
+        GlossDecoder(VOCAB, garbage)
+    assert str(info.value).startswith(f"cannot load the language model {garbage}: ")
+    assert hint in str(info.value)
+
+
 def test_harmless_warnings_are_silenced(lm_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     from engine.decoder import _quiet_pyctcdecode
 
