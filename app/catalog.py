@@ -38,12 +38,29 @@ DATA_DIR_ENV = "SIGNSTREAM_USER_DIR"  # overrides the user data folder (tests, p
 
 
 def user_data_dir() -> Path:
-    """Where the user's recordings and taught models live (QStandardPaths AppDataLocation)."""
+    """Where the user's recordings and taught models live, e.g. ``~/.local/share/SignStream``.
+
+    QStandardPaths' AppDataLocation appends the organisation and the application name, which
+    are both "SignStream", so it reads ``.../SignStream/SignStream``; the doubled last folder is
+    dropped. Earlier versions used the doubled folder: where it exists and the new folder holds
+    nothing else (it is the doubled one's parent), the doubled folder stays in use, untouched,
+    so an existing user keeps their recordings and models. Nothing is moved: a move interrupted
+    half-way (or two app windows at once) could split a user's data between two folders.
+    ``SIGNSTREAM_USER_DIR`` overrides it all.
+    """
     override = os.environ.get(DATA_DIR_ENV)
     if override:
         return Path(override)
     location = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.AppDataLocation)
-    return Path(location) if location else Path.home() / ".signstream"
+    if not location:
+        return Path.home() / ".signstream"
+    qt_path = Path(location)
+    if qt_path.name != qt_path.parent.name:
+        return qt_path  # organisation and application names differ: nothing doubled
+    path, old = qt_path.parent, qt_path
+    if old.is_dir() and all(entry == old for entry in path.iterdir()):
+        return old
+    return path
 
 
 def lm_beside(model: Path) -> Path | None:
