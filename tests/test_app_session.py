@@ -9,7 +9,6 @@ import sys
 import textwrap
 from pathlib import Path
 
-import cv2
 import numpy as np
 import pytest
 
@@ -21,6 +20,7 @@ from app.main_window import DEFAULT_MODEL, MainWindow, no_display_reason
 from app.overlay import CANVAS_COLOUR
 from engine.demo import demo_glosses, demo_recordings
 from engine.events import EndEvent
+from tests.conftest import frames_in
 
 REPO = Path(__file__).resolve().parents[1]
 PLAY_TIMEOUT_MS = 120_000  # a 2 s video at its own pace, MediaPipe on a busy 2-core machine
@@ -54,16 +54,6 @@ def play(window, qtbot, source: Path | str, **options) -> EndEvent:  # type: ign
     end = blocker.args[0]
     assert isinstance(end, EndEvent)
     return end
-
-
-def frames_in(video: Path) -> int:
-    """Frames OpenCV decodes from ``video`` (containers' counts are often a few off)."""
-    cap = cv2.VideoCapture(str(video))
-    n = 0
-    while cap.read()[0]:
-        n += 1
-    cap.release()
-    return n
 
 
 def corner_colour(window) -> tuple[int, int, int]:  # type: ignore[no-untyped-def]

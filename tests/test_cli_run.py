@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from engine.quiet import is_noise
+from tests.conftest import frames_in
 
 REPO = Path(__file__).resolve().parents[1]
 # what MediaPipe, TF Lite, OpenCV/FFmpeg and ONNX Runtime printed on every run before
@@ -39,18 +40,6 @@ def signstream(*args: str, timeout: float = 300) -> subprocess.CompletedProcess[
         [sys.executable, "-m", "signstream.cli", *args], capture_output=True, text=True,
         timeout=timeout, cwd=REPO, env=env,
     )  # fmt: skip
-
-
-def frames_in(video: Path) -> int:
-    """Frames OpenCV decodes (the container says 64 for FOOTBALL.mp4; 62 decode)."""
-    import cv2
-
-    cap = cv2.VideoCapture(str(video))
-    n = 0
-    while cap.read()[0]:
-        n += 1
-    cap.release()
-    return n
 
 
 def assert_quiet(stderr: str) -> None:
