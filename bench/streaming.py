@@ -5,8 +5,8 @@
 
 Data: the held-out signer's (``dmohazab``, never seen in training) asl-coffee samples from
 ``data/asl-coffee`` (``signstream data import npz``, docs/DATA.md), joined with that signer's own
-idle samples into coffee-shop sentences (:mod:`training.synthesis`, as the end-to-end test does),
-each followed by a real idle tail so that the live commit rule, not the end of the stream,
+idle samples into coffee-shop sentences (:mod:`training.data.synthesis`, as the end-to-end test
+does), each followed by a real idle tail so that the live commit rule, not the end of the stream,
 decides when glosses are committed. Everything is replayed frame by frame through the engine's
 :class:`~engine.pipeline.Recognizer` (features, ONNX Runtime, stitching, streaming decoder, LM)
 on the stream clock: a commit emitted after input frame ``i`` happened ``(i + 1) / fps`` into
@@ -63,8 +63,13 @@ from engine.pipeline import Pipeline, PipelineConfig, Recognizer  # noqa: E402
 from engine.sources import replay_sequences  # noqa: E402
 from engine.stitching import joined, run_windowed, split_joined  # noqa: E402
 from engine.streaming import StreamingConfig, StreamingDecoder  # noqa: E402
-from training.grammar import load_grammar  # noqa: E402
-from training.synthesis import SamplePool, SynthesisConfig, collect_samples, synthesize  # noqa: E402
+from training.data.grammar import load_grammar  # noqa: E402
+from training.data.synthesis import (  # noqa: E402
+    SamplePool,
+    SynthesisConfig,
+    collect_samples,
+    synthesize,
+)
 from training.wer import corpus_wer  # noqa: E402
 
 FloatArray = npt.NDArray[np.float32]

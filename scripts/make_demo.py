@@ -6,8 +6,8 @@ A continuous ASL sentence of the coffee-shop grammar (``training/configs/coffee.
 of REAL isolated clips of ONE signer, ``dmohazab`` of the shared data's ``asl-coffee/words.npz``:
 the signer held out from the shipped model (models/asl-coffee-student.md), so the demo shows the
 model on a person it never saw. The clips are joined by the project's own sentence synthesis
-(:func:`training.synthesis.synthesize`), with that signer's real idle clips (gloss ``-``) as rest
-before and after the signs. Choices, all fixed:
+(:func:`training.data.synthesis.synthesize`), with that signer's real idle clips (gloss ``-``) as
+rest before and after the signs. Choices, all fixed:
 
 * the sentence: ``DEMOS`` below, checked to be one the grammar generates;
 * which clip of each gloss: drawn by ``synthesize`` from the random stream of ``--seed``
@@ -44,15 +44,15 @@ from engine.events import GlossEvent  # noqa: E402
 from engine.features import DEFAULT_ASPECT  # noqa: E402
 from engine.landmarks import LandmarkSequence  # noqa: E402
 from engine.posefile import write_sequence  # noqa: E402
-from training.grammar import load_grammar  # noqa: E402
-from training.importers.npz_sets import import_npz  # noqa: E402
-from training.synthesis import (  # noqa: E402
+from training.data.grammar import load_grammar  # noqa: E402
+from training.data.synthesis import (  # noqa: E402
     IDLE_GLOSS,
     SamplePool,
     SynthesisConfig,
     collect_samples,
     synthesize,
 )
+from training.importers.npz_sets import import_npz  # noqa: E402
 
 SIGNER = "dmohazab"  # held out from the shipped model: never seen in training
 WORDS = Path("asl-coffee") / "words.npz"  # relative to the shared data root
@@ -183,7 +183,7 @@ lists the files (main demo first), `engine.demo.demo_glosses(path)` gives a file
 Each `.pose` file (pose-format 0.2, MediaPipe Holistic components: pose 33, left hand 21, right
 hand 21, no face; x, y in pixels of 640 x 480) is one continuous ASL sentence of the coffee-shop
 grammar (`training/configs/coffee.grammar`), made of real isolated clips of ONE person joined by
-SignStream's sentence synthesis (`training.synthesis`): smooth transitions between clips, the
+SignStream's sentence synthesis (`training.data.synthesis`): smooth transitions between clips, the
 same person's real idle clips (rest) before and after the signs, the clips at their recorded
 speed and place (no stretch, scale, shift, rotation or mirror). `{MANIFEST}` lists each file with
 its glosses and the dataset clips used (`asl-coffee/words.npz#<index>`, in signing order).

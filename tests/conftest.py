@@ -145,8 +145,9 @@ def tiny_config(root: Path, name: str, family: str = "mobilenet1d", *extra: str)
 @pytest.fixture(scope="session")
 def tiny_onnx(tiny_data: Path) -> Path:
     """A tiny trained and exported model (window 32, hop 8) of the tiny data's glosses."""
+    from training.checkpoint import load_checkpoint
     from training.export import export_onnx
-    from training.trainer import load_checkpoint, train
+    from training.trainer import train
 
     run = train(tiny_config(tiny_data, "onnx", "mobilenet1d", "optim.epochs=4"), progress=False)
     out = tiny_data / "tiny.onnx"
@@ -157,7 +158,7 @@ def tiny_onnx(tiny_data: Path) -> Path:
 @pytest.fixture(scope="session")
 def tiny_lm(tiny_data: Path) -> Path:
     """A bigram LM over the tiny data's glosses."""
-    from training.grammar import parse_grammar
+    from training.data.grammar import parse_grammar
     from training.lm import LMConfig, build_lm
 
     sentences = parse_grammar(GRAMMAR).sample_many(300, np.random.default_rng(0))

@@ -16,7 +16,7 @@ from PySide6.QtCore import QSettings
 from app.main_window import MainWindow
 from app.transcript import TranscriptEntry, to_srt
 from engine.dataset import Dataset
-from training.synthesis import SamplePool, SynthesisConfig, collect_samples, synthesize
+from training.data.synthesis import SamplePool, SynthesisConfig, collect_samples, synthesize
 
 
 def write_video(path: Path, frames: int = 12) -> Path:

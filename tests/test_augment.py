@@ -5,12 +5,11 @@ from __future__ import annotations
 import dataclasses
 
 import numpy as np
-import pytest
 
 from engine.features import DEFAULT_ASPECT, FeatureSpec, compute_features
 from engine.landmarks import LandmarkSequence
 from tests.conftest import make_sequence
-from training.augment import AugmentConfig, augment
+from training.data.augment import AugmentConfig, augment
 
 
 def test_none_is_identity_and_default_is_deterministic() -> None:
@@ -61,64 +60,16 @@ def _wrist_from_shoulder(seq: LandmarkSequence) -> np.ndarray:
     return np.linalg.norm(seq.points[:, 16, :2] - seq.points[:, 12, :2], axis=-1)
 
 
-def test_people_augmentations_change_hands_and_arms_not_the_body() -> None:
-    seq = make_sequence(num_frames=40, drop_left=0.2)
-    off = AugmentConfig.none()
-    assert not AugmentConfig().imitates_people  # off unless asked for
-    people = AugmentConfig.with_people()
-    assert people.imitates_people and people.hand_offset > 0 and people.reach != (1.0, 1.0)
-    big_hands = augment(
-        seq, dataclasses.replace(off, hand_size=(1.2, 1.2)), np.random.default_rng(0)
-    )
-    right = 33 + 21
-    assert _hand_span(big_hands.points, right) == pytest.approx(1.2 * _hand_span(seq.points, right))
-    np.testing.assert_allclose(
-        big_hands.points[:, right, :2], seq.points[:, right, :2], atol=1e-6
-    )  # wrist
-    turned = augment(
-        seq, dataclasses.replace(off, hand_rotation_degrees=30.0), np.random.default_rng(0)
-    )
-    assert _hand_span(turned.points, right) == pytest.approx(
-        _hand_span(seq.points, right), rel=1e-3
-    )
-    assert not np.allclose(
-        turned.points[:, right + 1 : right + 21], seq.points[:, right + 1 : right + 21]
-    )
-    reach = augment(seq, dataclasses.replace(off, reach=(1.15, 1.15)), np.random.default_rng(0))
-    np.testing.assert_allclose(
-        _wrist_from_shoulder(reach), 1.15 * _wrist_from_shoulder(seq), rtol=0.05
-    )
-    moved = augment(seq, dataclasses.replace(off, hand_offset=0.2), np.random.default_rng(3))
-    for a in (big_hands, turned, reach, moved):
-        # the body stays where it was: the shoulders (the features' frame) and the face
-        np.testing.assert_array_equal(a.points[:, :13], seq.points[:, :13])
-        assert np.all(a.points[~a.point_mask()] == 0)  # absent hands stay zero
-        assert np.isfinite(compute_features(a, FeatureSpec()).values).all()
-    shift = moved.points[:, right, :2] - seq.points[:, right, :2]
-    assert np.ptp(shift, axis=0).max() < 1e-5  # one offset for the whole sequence
-    width = np.abs(seq.points[0, 11, 0] - seq.points[0, 12, 0]) * DEFAULT_ASPECT
-    assert 0 < np.linalg.norm(shift[0] * [DEFAULT_ASPECT, 1]) <= 0.2 * width + 1e-6
-
-
-def test_people_augmentations_keep_points_a_layout_lacks_at_zero() -> None:
-    seq = make_sequence(num_frames=20)
-    points = seq.points.copy()
-    points[:, 17:23] = 0.0  # a layout without the pose's finger points (e.g. WLASL-50's)
-    seq = seq.replace(points=points)
-    out = augment(seq, AugmentConfig.with_people(), np.random.default_rng(0))
-    assert np.all(out.points[:, 17:23] == 0.0)
-
-
 def test_a_runs_hand_dropout_comes_from_its_data_config() -> None:
     from training.config import DataConfig
-    from training.sentences import augmentation_for
+    from training.data.sentences import augmentation_for
 
     assert augmentation_for(DataConfig()) is None  # augment off
     assert augmentation_for(DataConfig(augment=True)) == AugmentConfig()  # the defaults
     longer = augmentation_for(
-        DataConfig(augment=True, augment_people=True, hand_dropout=0.6, hand_dropout_frames=(4, 15))
+        DataConfig(augment=True, hand_dropout=0.6, hand_dropout_frames=(4, 15))
     )
-    assert longer is not None and longer.imitates_people
+    assert longer is not None
     assert (longer.hand_dropout, longer.hand_dropout_frames) == (0.6, (4, 15))
     seq = make_sequence(num_frames=60)
     cfg = dataclasses.replace(AugmentConfig.none(), hand_dropout=1.0, hand_dropout_frames=(15, 15))

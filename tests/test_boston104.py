@@ -124,8 +124,8 @@ def test_track_features_invariant_to_camera_distance_and_position(tmp_path: Path
 
 
 def test_few_training_steps_loss_falls(tmp_path: Path) -> None:
-    from training.boston import BostonConfig, train_boston
-    from training.trainer import load_checkpoint
+    from training.benchmarks.boston import BostonConfig, train_boston
+    from training.checkpoint import load_checkpoint
 
     root = write_boston(tmp_path / "b", videos=24)
     config = BostonConfig(

@@ -1,4 +1,5 @@
-"""Architecture contracts: the engine stays free of Qt, torch, the app and training.
+"""Architecture contracts: the engine stays free of Qt, torch, the app and training; training
+never imports the app; the training core never imports its benchmarks or experiments.
 
 Checked twice: statically (every import statement in the package's source) and at run time
 (importing every engine module in a fresh interpreter pulls none of the forbidden modules).
@@ -18,18 +19,44 @@ from tests.conftest import REPO
 FORBIDDEN = {
     "engine": {"PySide6", "torch", "app", "training", "signstream"},
     "app": {"training", "torch"},
+    "training": {"app", "PySide6"},
 }
+# training/: what is product (the core) and what uses it. The commands and the recipe run the
+# real-data benchmarks beside the core; nothing of the core may depend on them.
+TRAINING_USERS = ("training/benchmarks", "training/experiments", "training/cli.py",
+                  "training/recipe.py", "training/results.py")  # fmt: skip
+NOT_FOR_THE_CORE = ("training.benchmarks", "training.experiments")
 
 
-def imported_modules(path: Path) -> set[str]:
+def imported_modules(path: Path, dotted: bool = False) -> set[str]:
+    """Top-level packages ``path`` imports (``dotted``: the full module names), anywhere in
+    it, inside functions too."""
     tree = ast.parse(path.read_text("utf-8"), filename=str(path))
     names: set[str] = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
-            names |= {alias.name.split(".")[0] for alias in node.names}
+            names |= {alias.name for alias in node.names}
         elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
-            names.add(node.module.split(".")[0])
-    return names
+            names.add(node.module)
+    return names if dotted else {n.split(".")[0] for n in names}
+
+
+def training_core() -> list[Path]:
+    files = sorted((REPO / "training").rglob("*.py"))
+    return [f for f in files if not str(f.relative_to(REPO)).startswith(TRAINING_USERS)]
+
+
+def test_the_training_core_never_imports_benchmarks_or_experiments() -> None:
+    core = training_core()
+    assert REPO / "training" / "trainer.py" in core and REPO / "training" / "loop.py" in core
+    offenders = {
+        str(f.relative_to(REPO)): sorted(
+            m for m in imported_modules(f, dotted=True) if m.startswith(NOT_FOR_THE_CORE)
+        )
+        for f in core
+    }
+    offenders = {f: bad for f, bad in offenders.items() if bad}
+    assert not offenders, f"the training core imports its users: {offenders}"
 
 
 @pytest.mark.parametrize("package", sorted(FORBIDDEN))

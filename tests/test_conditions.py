@@ -1,4 +1,4 @@
-"""Other webcams and signers as fixed changes to test sentences (training/conditions.py)."""
+"""Other webcams and signers as fixed changes to test sentences (training/data/conditions.py)."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ import pytest
 from engine.features import FeatureSpec, compute_features
 from engine.landmarks import LandmarkSequence
 from tests.conftest import make_sequence, tiny_config
-from training.conditions import CONDITIONS, condition_named
-from training.sentences import SentenceData
+from training.data.conditions import CONDITIONS, condition_named
+from training.data.sentences import SentenceData
 
 
 def _width(seq: LandmarkSequence) -> float:

@@ -21,7 +21,7 @@ from engine.model import read_model_info
 from engine.pipeline import PipelineConfig, run_source
 from engine.posefile import read_sequence
 from tests.conftest import REPO
-from training.grammar import load_grammar
+from training.data.grammar import load_grammar
 
 MODEL = REPO / "models" / "asl-coffee-student.onnx"
 LM = REPO / "models" / "asl-coffee-student.arpa"

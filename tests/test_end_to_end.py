@@ -21,10 +21,10 @@ from engine.model import read_model_info
 from engine.pipeline import Pipeline, PipelineConfig, run_source
 from engine.sources import replay_sequences
 from tests.conftest import REPO
-from training.grammar import load_grammar
+from training.data.grammar import load_grammar
+from training.data.synthesis import SamplePool, SynthesisConfig, collect_samples, synthesize
 from training.importers.base import write_import
 from training.importers.npz_sets import import_npz
-from training.synthesis import SamplePool, SynthesisConfig, collect_samples, synthesize
 from training.wer import corpus_wer
 
 MODEL = REPO / "models" / "asl-coffee-student.onnx"

@@ -13,10 +13,12 @@ import torch
 from engine.errors import ModelLoadError
 from engine.model import OnnxModel, read_model_info
 from tests.conftest import tiny_config
+from training.batches import predict
+from training.checkpoint import Checkpoint, load_checkpoint
 from training.evaluate import evaluate
 from training.export import export_onnx, quantize_int8
 from training.lm import LMConfig, build_lm
-from training.trainer import Checkpoint, load_checkpoint, predict, train
+from training.trainer import train
 
 
 @pytest.fixture(scope="module")
@@ -117,7 +119,7 @@ def test_evaluate_checkpoint_and_onnx_agree(
 
 
 def test_predict_handles_padding(checkpoint: Path, tiny_data: Path) -> None:
-    from training.sentences import SentenceData
+    from training.data.sentences import SentenceData
 
     ck = load_checkpoint(checkpoint)
     data = SentenceData(ck.config.data, ck.config.feature_spec)

@@ -13,9 +13,9 @@ import pytest
 from engine.dataset import Dataset
 from engine.features import FeatureSpec
 from tests.conftest import _sign, make_sequence, tiny_config
-from training.conditions import condition_named
+from training.data.conditions import condition_named
+from training.data.sentences import SentenceData, attach
 from training.generalise import ClipDecision, accuracy, false_accepts, precision
-from training.sentences import SentenceData, attach
 
 
 def test_attach_keeps_labels_and_joins_in_time_at_the_same_place() -> None:
@@ -89,7 +89,7 @@ def test_random_sentences_break_the_grammars_orders(tiny_data: Path) -> None:
     grammar."""
     from dataclasses import replace
 
-    from training.sentences import RANDOM_SENTENCE_MAX
+    from training.data.sentences import RANDOM_SENTENCE_MAX
 
     base = tiny_config(tiny_data, "random").data
     vocab = SentenceData(base, FeatureSpec()).vocab
@@ -132,7 +132,7 @@ def test_mirrored_test_sentences_are_the_same_sentences_mirrored(tiny_data: Path
 
 def test_generalisation_error_with_and_without_rejection() -> None:
     from training.evaluate import beam_wer, heldout_summary
-    from training.generalise import generalisation_error
+    from training.selection import generalisation_error
 
     def wer(x: float) -> dict[str, float]:
         return {"wer": x}

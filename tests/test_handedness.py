@@ -78,8 +78,9 @@ def test_forced_mirror_is_the_mirrored_sequence() -> None:
 
 @pytest.fixture(scope="module")
 def canonical_onnx(tiny_data: Path) -> Path:
+    from training.checkpoint import load_checkpoint
     from training.export import export_onnx
-    from training.trainer import load_checkpoint, train
+    from training.trainer import train
 
     config = tiny_config(
         tiny_data, "canonical", "mobilenet1d", "optim.epochs=1", "features.canonical_hand=true"

@@ -15,9 +15,9 @@ from torch import nn
 from torch.nn import functional as F
 
 from engine.features import FeatureSpec
+from training.benchmarks.peer_model import TutorialLSTMConfig, build_peer
 from training.models.base import ModelSpec, SequenceModel, build_model, families, model_from_spec
 from training.models.layers import MaskedBatchNorm1d
-from training.models.peer import TutorialLSTMConfig, build_peer
 from training.models.students import MobileNet1D, split_lookahead
 
 FAMILIES = ["bilstm", "bilstm_student", "conformer", "featurei3d", "mobilenet1d"]

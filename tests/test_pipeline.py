@@ -15,8 +15,8 @@ from engine.events import ErrorEvent, FrameEvent, GlossEvent
 from engine.landmarks import LandmarkSequence
 from engine.pipeline import Pipeline, PipelineConfig, run_source
 from engine.sources import SourceConfig, replay_sequences
+from training.data.synthesis import SamplePool, SynthesisConfig, collect_samples, synthesize
 from training.lm import LMConfig, build_lm
-from training.synthesis import SamplePool, SynthesisConfig, collect_samples, synthesize
 
 
 @pytest.fixture(scope="module")

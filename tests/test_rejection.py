@@ -19,11 +19,11 @@ from engine.rejection import Rejector, gloss_frames
 from engine.streaming import StreamingConfig, StreamingDecoder
 from engine.vocabulary import Vocabulary
 from tests.conftest import _sign, tiny_config
+from training.data.sentences import features_of
 from training.evaluate import load_for_eval
 from training.export import export_onnx
 from training.generalise import decide_clips, false_accepts
 from training.rejection import SHRINKAGE, RejectionFit, calibrate_threshold, whiten_classes
-from training.sentences import features_of
 
 VOCAB = Vocabulary(("tea", "coffee"))
 NEAR, FAR = np.zeros(2, np.float32), np.array([10.0, 0.0], np.float32)
@@ -132,7 +132,8 @@ def _unknown_sign(seed: int):  # type: ignore[no-untyped-def]
 def fitted(tiny_data: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     """A tiny checkpoint with a rejection (a tiny model learns too little to fit one: its
     whitening and means are drawn, the threshold puts the clips on both sides) and its ONNX."""
-    from training.trainer import load_checkpoint, save_checkpoint, train
+    from training.checkpoint import load_checkpoint, save_checkpoint
+    from training.trainer import train
 
     run = train(tiny_config(tiny_data, "reject"), progress=False)
     ck = load_checkpoint(run.run_dir / "best.pt")
@@ -165,7 +166,7 @@ def fitted(tiny_data: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[P
 
 def test_fitted_rejection_travels_into_onnx_and_decides_alike(fitted: tuple[Path, Path]) -> None:
     pt, onnx_path = fitted
-    from training.trainer import load_checkpoint
+    from training.checkpoint import load_checkpoint
 
     ck = load_checkpoint(pt)
     fit = RejectionFit.from_dict(ck.extra["rejection"])
@@ -227,7 +228,7 @@ def test_engine_drops_what_the_rejector_rejects(
     from engine.events import ErrorEvent, GlossEvent
     from engine.pipeline import PipelineConfig, run_source
     from engine.sources import replay_sequences
-    from training.trainer import load_checkpoint
+    from training.checkpoint import load_checkpoint
 
     ck = load_checkpoint(fitted[0])
     plain = tmp_path / "plain.onnx"

@@ -12,9 +12,9 @@ import pytest
 from engine.dataset import Dataset
 from engine.landmarks import FACE_SUBSET, LandmarkSequence
 from tests.conftest import make_sequence
+from training.data.stats import DatasetStats, dataset_stats
 from training.importers.base import write_import
 from training.importers.npz_sets import import_npz
-from training.stats import DatasetStats, dataset_stats
 
 
 def with_face(seq: LandmarkSequence) -> LandmarkSequence:

@@ -11,16 +11,16 @@ import pytest
 from engine.dataset import Dataset
 from engine.landmarks import GROUPS, NUM_POINTS_WITH_FACE, LandmarkSequence
 from tests.conftest import REPO, make_sequence
-from training.grammar import GrammarError, load_grammar, parse_grammar, read_gloss_corpus
-from training.splits import SplitError, leave_one_signer_out, list_signers, split_by_signer
-from training.synthesis import (
+from training.data.grammar import GrammarError, load_grammar, parse_grammar, read_gloss_corpus
+from training.data.splits import SplitError, leave_one_signer_out, list_signers, split_by_signer
+from training.data.synth_dataset import synthesize_dataset
+from training.data.synthesis import (
     IndexedSample,
     SamplePool,
     SynthesisConfig,
     SynthesisError,
     collect_samples,
     synthesize,
-    synthesize_dataset,
 )
 
 GLOSSES = ("hello", "i", "get", "tea", "please")

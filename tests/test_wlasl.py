@@ -10,7 +10,7 @@ import pytest
 from engine.errors import ArrayFileError
 from engine.features import compute_features
 from engine.landmarks import FLAT_LAYOUTS, LandmarkSequence
-from training.wlasl import WlaslConfig, load_wlasl, train_wlasl, wlasl_folds
+from training.benchmarks.wlasl import WlaslConfig, load_wlasl, train_wlasl, wlasl_folds
 
 GLOSSES = ("book", "drink", "go")
 

@@ -104,14 +104,14 @@ def _benchmark(args: argparse.Namespace, overrides: list[str]) -> int:
     given = {"out": str(args.out), "num_threads": args.threads}
     given |= {k: v for k in ("epochs", "family", "preset") if (v := getattr(args, k)) is not None}
     if args.benchmark == "boston":
-        from training.boston import BostonConfig, summary, train_boston
+        from training.benchmarks.boston import BostonConfig, summary, train_boston
 
         base = BostonConfig(data_root=str(root / "boston104"), **given)
         config = BostonConfig.from_dict(base.to_dict() | apply_overrides({}, overrides))
         print(summary(train_boston(config, resume=args.resume, progress=not args.quiet)))
     else:
-        from training.wlasl import WlaslConfig, train_wlasl
-        from training.wlasl import summary as wlasl_summary
+        from training.benchmarks.wlasl import WlaslConfig, train_wlasl
+        from training.benchmarks.wlasl import summary as wlasl_summary
 
         if args.folds is not None:
             given["folds"] = args.folds
@@ -145,7 +145,7 @@ def _add_eval_export_lm(tsub: Any) -> None:
         "--condition",
         default=None,
         help="the test sentences as another webcam or signer shows them: a name from "
-        "training/conditions.py (an unknown name lists them)",
+        "training/data/conditions.py (an unknown name lists them)",
     )
     p.set_defaults(func=_evaluate)
 
@@ -174,19 +174,6 @@ def _add_eval_export_lm(tsub: Any) -> None:
     p.set_defaults(func=_lm)
 
     _add_teach(tsub)
-
-    p = tsub.add_parser(
-        "pretrain", help="pretrain a student's encoder on other people's signs (WLASL, ...)"
-    )
-    p.add_argument("--config", type=Path, default=CONFIGS / "generalist.toml")
-    p.add_argument("--datasets", nargs="+", default=None, help="SignStream datasets of clips")
-    p.add_argument("--out", type=Path, default=Path("runs/pretrain"))
-    p.add_argument("--epochs", type=int, default=None)
-    p.add_argument(
-        "--compare", type=Path, nargs="*", default=None,
-        help="instead: false accepts of these models on the held-back WLASL glosses",
-    )  # fmt: skip
-    p.set_defaults(func=_pretrain)
 
     p = tsub.add_parser(
         "generalise",
@@ -219,7 +206,8 @@ def _reject(args: argparse.Namespace, overrides: list[str]) -> int:
     import json
     import os
 
-    from training.generalise import REPO, ensure_datasets, ensure_rejection
+    from training.data.registry import REPO, ensure_datasets
+    from training.generalise import ensure_rejection
 
     root = args.data_root or os.environ.get("SIGNSTREAM_DATA", str(REPO.parent / "shared" / "data"))
     ensure_datasets(Path(root))  # the calibration set of unknown signs
@@ -231,13 +219,8 @@ def _generalise(args: argparse.Namespace, overrides: list[str]) -> int:
     import json
     import os
 
-    from training.generalise import (
-        ASL_COFFEE_SIGNERS,
-        REPO,
-        check_model,
-        ensure_datasets,
-        leave_one_signer_out,
-    )
+    from training.data.registry import ASL_COFFEE_SIGNERS, REPO, ensure_datasets
+    from training.generalise import check_model, leave_one_signer_out
 
     root = args.data_root or os.environ.get("SIGNSTREAM_DATA", str(REPO.parent / "shared" / "data"))
     ensure_datasets(Path(root))
@@ -253,24 +236,6 @@ def _generalise(args: argparse.Namespace, overrides: list[str]) -> int:
         extra_seeds=args.extra_seeds,
     )
     print(json.dumps({k: v for k, v in summary.items() if k != "folds"}, indent=1))
-    return 0
-
-
-def _pretrain(args: argparse.Namespace, overrides: list[str]) -> int:
-    import dataclasses
-    import json
-
-    from training.pretrain import PretrainConfig, heldback_false_accepts, pretrain_encoder
-
-    if args.compare is not None:
-        print(json.dumps(heldback_false_accepts(args.compare), indent=1))
-        return 0
-    config = PretrainConfig(config=str(args.config), out=str(args.out))
-    if args.datasets:
-        config = dataclasses.replace(config, datasets=tuple(args.datasets))
-    if args.epochs:
-        config = dataclasses.replace(config, epochs=args.epochs)
-    print(pretrain_encoder(config))
     return 0
 
 
@@ -300,8 +265,8 @@ def _teach(args: argparse.Namespace, overrides: list[str]) -> int:
 
 
 def _evaluate(args: argparse.Namespace, overrides: list[str]) -> int:
-    from training.conditions import condition_named
     from training.config import DataConfig, apply_overrides, config_from_dict
+    from training.data.conditions import condition_named
     from training.evaluate import DEFAULT_ALPHAS, evaluate
 
     try:
@@ -324,8 +289,8 @@ def _evaluate(args: argparse.Namespace, overrides: list[str]) -> int:
 def _export(args: argparse.Namespace, overrides: list[str]) -> int:
     import json
 
+    from training.checkpoint import load_checkpoint
     from training.export import export_onnx, quantize_int8
-    from training.trainer import load_checkpoint
 
     ck = load_checkpoint(args.checkpoint)
     heldout = json.loads(args.heldout.read_text()) if args.heldout else None
@@ -341,7 +306,7 @@ def _export(args: argparse.Namespace, overrides: list[str]) -> int:
     if args.int8:
         calibration = []
         if args.int8 == "static":
-            from training.sentences import SentenceData
+            from training.data.sentences import SentenceData
 
             data = SentenceData(ck.config.data, ck.config.feature_spec)
             calibration = [e.features for e in data.fixed("dev")[:64]]

@@ -21,7 +21,6 @@ import tomllib
 from engine.features import FeatureSpec
 
 __all__ = [
-    "CotrainConfig",
     "DataConfig",
     "DistillConfig",
     "ModelConfig",
@@ -29,6 +28,7 @@ __all__ = [
     "TrainConfig",
     "apply_overrides",
     "config_from_dict",
+    "drop_retired",
     "load_config",
 ]
 
@@ -50,12 +50,9 @@ class DataConfig:
     test_sentences: int = 500  # fixed test sentences (from the test signers only)
     dev_fraction: float = 0.1  # of each train signer's samples, held back for dev
     mirror_probability: float = 0.0  # chance a training sentence is mirrored
-    augment: bool = False  # other people and cameras: training.augment.AugmentConfig()
-    # with ``augment``, also other people's hands and arms (size, wrist turn, signing space,
-    # where a sign is made): training.augment.AugmentConfig.with_people()
-    augment_people: bool = False
+    augment: bool = False  # other people and cameras: training.data.augment.AugmentConfig()
     # with ``augment``: chance per hand and sentence that MediaPipe loses it for a burst of
-    # frames (lengths drawn from the range); training.augment.AugmentConfig's defaults
+    # frames (lengths drawn from the range); training.data.augment.AugmentConfig's defaults
     hand_dropout: float = 0.3
     hand_dropout_frames: tuple[int, int] = (2, 8)
     # datasets of OTHER vocabularies: their signs are attached before or after training
@@ -82,9 +79,6 @@ class ModelConfig:
     family: str = "mobilenet1d"  # a family of training.models (students, teachers)
     preset: str = "small"  # tiny | small | full
     overrides: dict[str, Any] = field(default_factory=dict)  # family config fields to change
-    # encoder weights to start from (``signstream train pretrain``): tensors whose name and
-    # shape match are loaded, the CTC output layer is not
-    encoder_init: str = ""
 
 
 @dataclass(frozen=True)
@@ -99,22 +93,6 @@ class OptimConfig:
     patience: int = 8  # epochs without a better dev WER before stopping
     amp: bool = True  # mixed precision (bf16) on CUDA; ignored on the CPU
     num_threads: int = 0  # torch CPU threads (0: torch's default)
-    # decay of an exponential moving average of the weights (training/ema.py), which is then
-    # what dev WER, the checkpoints and the export use; 0: off, the weights as trained
-    ema_decay: float = 0.0
-
-
-@dataclass(frozen=True)
-class CotrainConfig:
-    """Co-training on other people's isolated clips (training/cotrain.py); ``datasets`` empty
-    (the default): none."""
-
-    # isolated-clip datasets of other people and vocabularies (training/pretrain.py's defaults:
-    # WLASL-50's real clips and the Bhutanese distractor signs)
-    datasets: tuple[str, ...] = ()
-    weight: float = 0.3  # of the clip classification loss, beside the CTC loss (weight 1)
-    batch_size: int = 32  # clips per CTC step
-    label_smoothing: float = 0.1
 
 
 @dataclass(frozen=True)
@@ -139,7 +117,6 @@ class TrainConfig:
     model: ModelConfig = field(default_factory=ModelConfig)
     optim: OptimConfig = field(default_factory=OptimConfig)
     distill: DistillConfig = field(default_factory=DistillConfig)
-    cotrain: CotrainConfig = field(default_factory=CotrainConfig)
     features: dict[str, Any] = field(default_factory=lambda: FeatureSpec().to_dict())
     device: str = "auto"  # auto | cpu | cuda
     seed: int = 0  # model init and batch order
@@ -183,6 +160,30 @@ def config_from_dict(cls: type[Any], d: dict[str, Any], where: str = "config") -
     if unknown:
         raise ValueError(f"{where}: unknown settings {sorted(unknown)}; known: {sorted(names)}")
     return cls(**{k: _convert(hints[k], v, f"{where}.{k}") for k, v in d.items()})
+
+
+# Settings removed once measured as not helping (docs/experiments/): a checkpoint saved with one
+# of them at its "off" value still loads; one trained with it on is refused, since the code that
+# gave it meaning is gone.
+RETIRED_SETTINGS: dict[tuple[str, str], Any] = {
+    ("data", "augment_people"): False,  # docs/experiments/people-augmentation.md
+    ("model", "encoder_init"): "",  # docs/experiments/pretraining.md
+    ("optim", "ema_decay"): 0.0,  # docs/experiments/weight-average.md
+}
+RETIRED_TABLES = {"cotrain": "datasets"}  # docs/experiments/cotraining.md: off when empty
+
+
+def drop_retired(d: dict[str, Any], where: str = "config") -> dict[str, Any]:
+    """``d`` (a saved run config) without the retired settings (``ValueError`` if one is on)."""
+    out = _deep_copy(d)
+    for (table, key), off in RETIRED_SETTINGS.items():
+        node = out.get(table)
+        if isinstance(node, dict) and key in node and node.pop(key) != off:
+            raise ValueError(f"{where}: trained with {table}.{key}, a removed setting")
+    for table, key in RETIRED_TABLES.items():
+        if table in out and out.pop(table).get(key):
+            raise ValueError(f"{where}: trained with {table}.{key}, a removed setting")
+    return out
 
 
 def _parse_value(text: str) -> Any:

@@ -1,7 +1,7 @@
 """``signstream data ...``: import landmark data, synthesise sentences, show statistics.
 
 Every subcommand is a thin shell over a typed function of ``training.importers``,
-``training.synthesis`` or ``training.stats``; they import nothing heavy until they run.
+``training.data.synthesis`` or ``training.data.stats``; they import nothing heavy until they run.
 """
 
 from __future__ import annotations
@@ -188,7 +188,7 @@ def _import_videos(args: argparse.Namespace) -> int:
 
 
 def _stats(args: argparse.Namespace) -> int:
-    from training.stats import dataset_stats
+    from training.data.stats import dataset_stats
 
     stats = dataset_stats(Dataset(args.dataset))
     print(stats.to_json() if args.json else stats.render())
@@ -196,8 +196,9 @@ def _stats(args: argparse.Namespace) -> int:
 
 
 def _synth(args: argparse.Namespace) -> int:
-    from training.grammar import load_grammar, read_gloss_corpus
-    from training.synthesis import isolated_glosses, synthesize_dataset
+    from training.data.grammar import load_grammar, read_gloss_corpus
+    from training.data.synth_dataset import synthesize_dataset
+    from training.data.synthesis import isolated_glosses
 
     source = Dataset(args.dataset)
     sentences: Any

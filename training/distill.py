@@ -21,11 +21,19 @@ student's lookahead should cover the teacher's spike position (see the students'
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import torch
 import torch.nn.functional as F
+from torch import nn
+
+from engine.vocabulary import Vocabulary
+from training.checkpoint import load_checkpoint
+from training.config import DistillConfig
+from training.models.base import ModelOutput, SequenceModel
 
 __all__ = [
+    "Distillation",
     "feature_loss",
     "soft_loss",
     "teacher_posteriors",
@@ -95,3 +103,76 @@ def temperature_at(epoch: int, epochs: int, schedule: Sequence[float]) -> float:
         raise ValueError("empty temperature schedule")
     stage = min(len(schedule) - 1, epoch * len(schedule) // max(1, epochs))
     return float(schedule[stage])
+
+
+class Distillation(nn.Module):
+    """The distillation part of a run (a :class:`training.loop.Part`): frozen teachers of the
+    same vocabulary and features as the student, and, with ``gamma > 0``, the learned
+    projection of the feature loss (its parameters train with the student's; checkpoint key
+    ``projection``)."""
+
+    key = "projection"
+
+    def __init__(
+        self,
+        config: DistillConfig,
+        vocab: Vocabulary,
+        features: dict[str, Any],
+        student_hidden: int,
+        epochs: int,
+    ) -> None:
+        super().__init__()
+        self.config, self.epochs = config, epochs
+        teachers = []
+        for p in config.teachers:
+            ck = load_checkpoint(p)
+            if ck.vocab != vocab:
+                raise ValueError(f"teacher {p} has another vocabulary than the student")
+            if ck.config.features != features:
+                raise ValueError(f"teacher {p} was trained on other features than the student")
+            m = ck.model().eval()
+            m.requires_grad_(False)
+            teachers.append(m)
+        self.teachers = nn.ModuleList(teachers)
+        first: SequenceModel = teachers[0]
+        self.projection = (
+            nn.Linear(student_hidden, first.hidden_dim) if config.gamma > 0 else nn.Identity()
+        )
+
+    def train(self, mode: bool = True) -> Distillation:  # the teachers stay in eval mode
+        super().train(mode)
+        self.teachers.eval()
+        return self
+
+    def state_dict(self, *args: Any, **kwargs: Any) -> dict[str, Any]:  # type: ignore[override]
+        return self.projection.state_dict()  # the teachers are files of their own
+
+    def load_state_dict(self, state: Any, strict: bool = True, assign: bool = False) -> Any:
+        return self.projection.load_state_dict(state, strict, assign)
+
+    def parameters(self, recurse: bool = True) -> Any:
+        return self.projection.parameters(recurse)
+
+    def loss(
+        self,
+        x: torch.Tensor,
+        lengths: torch.Tensor,
+        student: ModelOutput,
+        hard: torch.Tensor,
+        epoch: int,
+        amp: bool = False,
+    ) -> tuple[torch.Tensor, dict[str, float]]:
+        """``alpha * soft + beta * hard (+ gamma * feature)`` for a batch (module docstring)."""
+        c = self.config
+        temperature = temperature_at(epoch, self.epochs, c.temperatures)
+        with torch.no_grad(), torch.autocast(x.device.type, dtype=torch.bfloat16, enabled=amp):
+            outs = [m(x, lengths) for m in self.teachers]
+        probs = teacher_posteriors([o.logits for o in outs], temperature, c.teacher_weights)
+        soft = soft_loss(student.logits, probs, temperature, lengths)
+        loss = c.alpha * soft + c.beta * hard
+        parts = {"hard": float(hard.item()), "soft": float(soft.item()), "temperature": temperature}
+        if c.gamma > 0:
+            feat = feature_loss(student.hidden, outs[0].hidden, self.projection, lengths)
+            loss = loss + c.gamma * feat
+            parts["feature"] = float(feat.item())
+        return loss, parts

@@ -25,9 +25,9 @@ from engine.atomic import atomic_write_text
 from engine.decoder import DecoderConfig, DecodeResult, GlossDecoder
 from engine.rejection import Rejector
 from engine.vocabulary import Vocabulary
-from training.conditions import Condition
 from training.config import DataConfig, TrainConfig
-from training.sentences import Example, SentenceData, clip_choice
+from training.data.conditions import Condition
+from training.data.sentences import Example, SentenceData, clip_choice
 from training.wer import corpus_wer
 
 __all__ = [
@@ -85,7 +85,7 @@ class EvalReport:
     isolated_samples: int = 0
     seconds: float = 0.0
     rejection: bool = False  # the model's rejector dropped glosses it took for unknown signs
-    condition: str = ""  # the test sentences changed as training.conditions names ("": none)
+    condition: str = ""  # the test sentences changed as training.data.conditions names ("": none)
     # with a rejector: beam + LM WER per alpha had it kept every gloss
     beam_no_rejection: dict[str, dict[str, float | int]] = field(default_factory=dict)
     isolated_accuracy_no_rejection: float | None = None
@@ -140,8 +140,9 @@ def load_for_eval(model_path: str | Path, data: DataConfig | None = None) -> Loa
     import torch
     from torch.nn import functional as F
 
+    from training.batches import batches
+    from training.checkpoint import load_checkpoint
     from training.rejection import RejectionFit
-    from training.trainer import batches, load_checkpoint
 
     ck = load_checkpoint(path)
     model = ck.model().eval()
@@ -181,7 +182,7 @@ def evaluate(
     condition: Condition | None = None,
 ) -> EvalReport:
     """Held-out WER (greedy; beam + LM for each alpha) and isolated top-1; ``condition``: the
-    test sentences as another webcam or signer shows them (:mod:`training.conditions`, e.g.
+    test sentences as another webcam or signer shows them (:mod:`training.data.conditions`, e.g.
     ``mirrored``: a mirrored webcam, a left-handed signer); ``reject``: drop the glosses the
     model's rejector drops (if it has one)."""
     t0 = time.perf_counter()

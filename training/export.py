@@ -37,7 +37,7 @@ from engine.atomic import atomic_path
 from engine.model import EMBEDDING_NAME, FORMAT_VERSION, INPUT_NAME, OUTPUT_NAME
 from engine.rejection import METADATA_KEY as REJECTION_KEY
 from engine.rejection import Rejector
-from training.trainer import Checkpoint
+from training.checkpoint import Checkpoint
 
 __all__ = ["ExportResult", "export_onnx", "quantize_int8"]
 

@@ -43,113 +43,29 @@ from engine.decoder import GlossDecoder
 from engine.features import DEFAULT_ASPECT, L_SHOULDER, R_SHOULDER
 from engine.landmarks import GROUP_INDEX, LEFT_HAND, RIGHT_HAND, LandmarkSequence
 from training.config import TrainConfig, load_config
+from training.data.registry import (
+    ASL_COFFEE_SIGNERS,
+    CROSS_DATASET,
+    DATA_DIR,
+    DATASETS,
+    NOTHING,
+    OOV_CALIBRATION,
+    OOV_TEST,
+)
+from training.data.sentences import SentenceData, clip_choice, clip_example
 from training.evaluate import LoadedModel, beam_grid, beam_wer, evaluate, load_for_eval
-from training.sentences import SentenceData, clip_choice, clip_example
 
 __all__ = [
-    "ClipSet",
     "GeneraliseReport",
     "check_model",
     "condition_wers",
-    "ensure_datasets",
     "ensure_rejection",
     "fold_summary",
-    "generalisation_error",
     "leave_one_signer_out",
-    "pooled_unknown_and_missed",
     "seed_spread",
 ]
 
-REPO = Path(__file__).resolve().parents[1]
-ASL_COFFEE_SIGNERS = ("dmohazab", "TheCamNelson", "Alex")
 MAX_FALSE_ACCEPT = 0.05  # target: at most 5% of unknown-sign clips give a gloss
-NOTHING = ""
-
-# Bhutanese SL words split in two by gloss: distractors for training, a calibration set for
-# the rejection threshold. "no" and "small" are left out of both: they are asl-coffee glosses.
-BHUTANESE_DISTRACT = ("come", "flower", "moon", "road", "sleep", "sun", "yes", "predicting.....")
-BHUTANESE_CALIB = ("eat", "good", "more", "same", "star", "thin")
-# WLASL-50's real clips (many signers) split in two by gloss, CAN and NO (cross-dataset checks)
-# left out: sorted, the even-numbered half may serve as training distractors, the odd-numbered
-# half (training/pretrain.py's held-back half) are unknown-sign test clips
-WLASL_DISTRACT = (
-    "accident", "apple", "before", "black", "book", "change", "color", "cool", "dog", "family",
-    "fish", "graduate", "help", "like", "mother", "orange", "play", "shirt", "table",
-    "thanksgiving", "walk", "white", "woman", "year",
-)  # fmt: skip
-WLASL_TEST = (
-    "all", "bed", "bird", "blue", "bowling", "clothes", "computer", "corn", "drink", "finish",
-    "go", "hat", "hot", "many", "now", "pizza", "school", "study", "tall", "thin", "what", "who",
-    "wrong", "yes",
-)  # fmt: skip
-
-
-@dataclass(frozen=True)
-class DataSet:
-    """A dataset the checks import from the shared data (``folder`` under ``data/``)."""
-
-    folder: str
-    npz: str  # path under the shared data root
-    signer: str = ""  # for files that do not say who signs
-    glosses: tuple[str, ...] = ()  # only these (empty: all)
-    real_only: bool = False
-
-
-DATASETS = {
-    "asl-coffee": DataSet("asl-coffee", "asl-coffee/words.npz"),
-    "bhutanese-distract": DataSet(
-        "bhutanese-distract", "bhutanese-words/words.npz", "bhutanese", BHUTANESE_DISTRACT
-    ),
-    "bhutanese-calib": DataSet(
-        "bhutanese-calib", "bhutanese-words/words.npz", "bhutanese", BHUTANESE_CALIB
-    ),
-    "tutorial-3signs": DataSet("tutorial-3signs", "tutorial-3signs/kamalesh.npz"),
-    "msl5": DataSet("msl5", "msl5/msl5.npz", "msl5"),
-    "wlasl50-real": DataSet("wlasl50-real", "wlasl50/wlasl50.npz", real_only=True),
-    "wlasl50-distract": DataSet(
-        "wlasl50-distract", "wlasl50/wlasl50.npz", glosses=WLASL_DISTRACT, real_only=True
-    ),
-}
-
-
-@dataclass(frozen=True)
-class ClipSet:
-    """Clips of one dataset with the answer expected for each of their glosses.
-
-    ``answers`` maps the dataset's gloss to the model's (``NOTHING`` for a sign the model does
-    not know); glosses not in it are skipped, unless ``others`` gives the answer for all others.
-    """
-
-    name: str
-    dataset: str  # key of DATASETS
-    answers: dict[str, str] = field(default_factory=dict)
-    others: str | None = None  # the answer for glosses not in ``answers`` (None: skip them)
-
-    def clips(self, data_dir: Path) -> tuple[list[LandmarkSequence], list[str]]:
-        ds = Dataset(data_dir / DATASETS[self.dataset].folder)
-        seqs, want = [], []
-        for info in ds.infos:
-            answer = self.answers.get(info.gloss, self.others)
-            if answer is not None and len(info.glosses) == 1:
-                seqs.append(ds[info.index])
-                want.append(answer)
-        return seqs, want
-
-
-_TUTORIAL = {"hello": "hello", "thanks": "thank-you"}
-CROSS_DATASET = (
-    ClipSet("tutorial signer: hello, thanks", "tutorial-3signs", _TUTORIAL),
-    ClipSet("WLASL-50 real clips: can, no", "wlasl50-real", {"can": "can", "no": "no"}),
-)  # fmt: skip
-OOV_CALIBRATION = ClipSet("Bhutanese SL (calibration)", "bhutanese-calib", others=NOTHING)
-OOV_TEST = (
-    # "known" marks the glosses the model knows: they are cross-dataset clips, not unknown ones
-    ClipSet(
-        "WLASL-50 real clips, held-back words", "wlasl50-real", dict.fromkeys(WLASL_TEST, NOTHING)
-    ),
-    ClipSet("Mexican SL (msl5)", "msl5", others=NOTHING),
-    ClipSet("tutorial signer: I-love-you", "tutorial-3signs", {"iloveyou": NOTHING}),
-)
 
 
 def sign_form(seqs: Sequence[LandmarkSequence]) -> dict[str, float]:
@@ -180,7 +96,7 @@ def sign_form(seqs: Sequence[LandmarkSequence]) -> dict[str, float]:
     }  # fmt: skip
 
 
-def sign_forms(data_dir: Path = REPO / "data") -> dict[str, dict[str, dict[str, float]]]:
+def sign_forms(data_dir: Path = DATA_DIR) -> dict[str, dict[str, dict[str, float]]]:
     """:func:`sign_form` of each cross-dataset sign: ``{gloss: {source: form}}``, sources
     the cross-dataset clip set and each asl-coffee signer."""
     coffee = Dataset(data_dir / DATASETS["asl-coffee"].folder)
@@ -196,27 +112,6 @@ def sign_forms(data_dir: Path = REPO / "data") -> dict[str, dict[str, dict[str, 
                 if own:
                     forms[f"asl-coffee {signer}"] = sign_form(own)
     return out
-
-
-def ensure_datasets(data_root: Path, data_dir: Path = REPO / "data") -> None:
-    """Import every dataset of ``DATASETS`` that ``data_dir`` lacks (idempotent)."""
-    from training.importers.base import write_import
-    from training.importers.npz_sets import import_npz
-
-    for d in DATASETS.values():
-        target = data_dir / d.folder
-        if (target / "dataset.json").exists() and len(Dataset(target)) > 0:
-            continue
-        src = data_root / d.npz
-        if not src.exists():
-            raise FileNotFoundError(f"{src} is missing: set SIGNSTREAM_DATA to the shared data")
-        items = import_npz(
-            src,
-            signer=d.signer or "unknown",
-            include_glosses=d.glosses or None,
-            real_only=d.real_only,
-        )
-        write_import(Dataset.open_or_create(target), items)
 
 
 # ---------------------------------------------------------------------- clip decisions
@@ -269,11 +164,11 @@ def precision(decisions: Sequence[ClipDecision], want: Sequence[str], reject: bo
     return float(np.mean([g == w for g, w in accepted])) if accepted else 1.0
 
 
-def ensure_rejection(ckpt: str | Path, data_dir: Path = REPO / "data") -> dict[str, Any]:
+def ensure_rejection(ckpt: str | Path, data_dir: Path = DATA_DIR) -> dict[str, Any]:
     """Fit and calibrate the checkpoint's rejection of unknown signs unless it has one (saved
     into the checkpoint atomically); returns the fit's info."""
+    from training.checkpoint import load_checkpoint, save_checkpoint
     from training.rejection import fit_rejection
-    from training.trainer import load_checkpoint, save_checkpoint
 
     ck = load_checkpoint(ckpt)
     if "rejection" not in ck.extra:
@@ -311,7 +206,7 @@ class GeneraliseReport:
         return d
 
 
-def check_model(model: str | Path, data_dir: Path = REPO / "data") -> GeneraliseReport:
+def check_model(model: str | Path, data_dir: Path = DATA_DIR) -> GeneraliseReport:
     """Cross-dataset and out-of-vocabulary checks of one model (checkpoint or ONNX), and its
     held-out signers' isolated clips, without and with its rejection of unknown signs."""
     loaded = load_for_eval(model)  # once: every clip set below runs the same model
@@ -358,47 +253,6 @@ def check_model(model: str | Path, data_dir: Path = REPO / "data") -> Generalise
     return report
 
 
-def pooled_unknown_and_missed(
-    checks: dict[str, Any], rejection: bool = True
-) -> tuple[float, float]:
-    """Over all clips of a :class:`GeneraliseReport` dict: the share of unknown-sign clips that
-    give a gloss and the share of cross-dataset clips not recognised, with the model's
-    rejection of unknown signs or without it."""
-
-    def pooled(sets: dict[str, dict[str, float]], key: str) -> float:
-        n = sum(v["clips"] for v in sets.values())
-        return sum(v[key] * v["clips"] for v in sets.values()) / max(1, n)
-
-    suffix = "" if rejection else "_no_rejection"
-    oov = pooled(checks["oov"], "false_accept" + suffix)
-    return oov, 1.0 - pooled(checks["cross_dataset"], "accuracy" + suffix)
-
-
-def generalisation_error(
-    heldout_eval: dict[str, Any],
-    mirrored_eval: dict[str, Any],
-    checks: dict[str, Any],
-    rejection: bool = True,
-) -> float:
-    """How a model does on people, cameras and signs it never saw, one number (lower is
-    better): the mean of its held-out signer's beam + LM WER, the same on the mirrored
-    sentences (a mirrored webcam, a left-handed signer) at the same LM weight, its false
-    accepts on every unknown-sign clip and its misses on the cross-dataset clips; all with
-    its rejection of unknown signs (as the engine applies it) or all without.
-
-    ``heldout_eval``, ``mirrored_eval``: :func:`training.evaluate.evaluate` outputs (plain and
-    under the ``mirrored`` condition, the latter at least at the former's best alphas);
-    ``checks``: the :class:`GeneraliseReport` dict. The four are rates of equal standing: a
-    model that is best on the held-out asl-coffee signer but answers every unknown sign, or
-    fails a mirrored camera, loses to one that is slightly worse there.
-    """
-    wer, alpha = beam_wer(heldout_eval, rejection)
-    mirrored = mirrored_eval["beam"] if rejection else mirrored_eval.get("beam_no_rejection")
-    wer_mirrored = float((mirrored or mirrored_eval["beam"])[str(alpha)]["wer"])
-    oov, missed = pooled_unknown_and_missed(checks, rejection)
-    return (wer + wer_mirrored + oov + missed) / 4
-
-
 # ---------------------------------------------------------------------- folds
 def _fold_config(base: TrainConfig, signer: str, out_dir: Path) -> TrainConfig:
     data = replace(base.data, test_signers=(signer,))
@@ -424,9 +278,9 @@ def nested_alpha_wer(evaluations: dict[str, dict[str, Any]]) -> dict[str, dict[s
 
 def condition_wers(model: str | Path, lm: str | Path, alpha: float) -> dict[str, dict[str, float]]:
     """The model's WER on its held-out test sentences as recorded (``"plain"``) and under each
-    of :data:`training.conditions.CONDITIONS`: ``{name: {"greedy", "beam"}}``, beam + LM at
+    of :data:`training.data.conditions.CONDITIONS`: ``{name: {"greedy", "beam"}}``, beam + LM at
     ``alpha``, without rejection (as the default model is shipped)."""
-    from training.conditions import CONDITIONS
+    from training.data.conditions import CONDITIONS
 
     out = {}
     for c in (None, *CONDITIONS):

@@ -1,7 +1,7 @@
 """Build an n-gram gloss language model (ARPA, and KenLM binary) for the decoder.
 
 Each gloss is one LM word. Sentences come from a gloss corpus (one sentence per line, glosses
-separated by spaces) or are sampled from a sentence grammar (:mod:`training.grammar`).
+separated by spaces) or are sampled from a sentence grammar (:mod:`training.data.grammar`).
 
 Two backends give the same smoothing:
 
@@ -49,7 +49,7 @@ import numpy as np
 
 from engine.atomic import atomic_path
 from engine.errors import SignStreamError
-from training.grammar import CaseMapping, load_grammar, read_gloss_corpus
+from training.data.grammar import CaseMapping, load_grammar, read_gloss_corpus
 
 __all__ = [
     "BOS",

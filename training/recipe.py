@@ -15,12 +15,12 @@ training runs resume from their last checkpoint):
 6. generalisation (training/generalise.py): leave-one-signer-out folds of the generalist
    config, and the cross-dataset and out-of-vocabulary checks of every student and fold; the
    fold that holds out the recipe's test signer joins the students as the ``generalist`` row;
-7. of those, the model that generalises best (``training.generalise.generalisation_error``:
+7. of those, the model that generalises best (``training.selection.generalisation_error``:
    held-out WER, mirrored WER, out-of-vocabulary false accepts, cross-dataset misses), with
    its rejection of unknown signs or without it (whichever is better), becomes the app's
    default model in ``models/`` with its LM and a model card, not the best in-domain score;
-8. the real continuous BOSTON-104 sentences (hand/nose tracks, training/boston.py) and the
-   WLASL-50 real clips (training/wlasl.py).
+8. the real continuous BOSTON-104 sentences (hand/nose tracks,
+   training/benchmarks/boston.py) and the WLASL-50 real clips (training/benchmarks/wlasl.py).
 
 Every number of docs/RESULTS.md comes from this run.
 """
@@ -143,7 +143,7 @@ def cpu_ms_per_window(path: Path, dim: int, threads: int = 1, window: int = TIMI
 def _evaluate(
     model: Path, lm: Path, out: Path, mirrored: bool = False, alphas: tuple[float, ...] = ()
 ) -> dict[str, Any]:
-    from training.conditions import condition_named
+    from training.data.conditions import condition_named
     from training.evaluate import DEFAULT_ALPHAS, evaluate
 
     source = fingerprint(model)
@@ -170,9 +170,9 @@ def _row(name: str, ck_path: Path, lm: Path, work: Path) -> dict[str, Any]:
     """Rejection fit, held-out evaluation, ONNX FP32 + INT8 export, sizes and CPU timing of
     one model."""
     from engine.model import read_model_info
+    from training.checkpoint import load_checkpoint
     from training.export import export_onnx, quantize_int8
     from training.generalise import ensure_rejection
-    from training.trainer import load_checkpoint
 
     ensure_rejection(ck_path)
     ck = load_checkpoint(ck_path)
@@ -210,10 +210,10 @@ def run_recipe(
     results: str | Path = REPO / "docs" / "RESULTS.md",
 ) -> dict[str, Any]:
     """Run every step (see the module docstring); returns the collected numbers."""
+    from training.benchmarks.peer import train_peer
+    from training.checkpoint import load_checkpoint
     from training.export import export_onnx
     from training.lm import LMConfig, build_lm, sentences_from_grammar
-    from training.peer import train_peer
-    from training.trainer import load_checkpoint
 
     preset = RECIPE_PRESETS[preset_name]
     work = Path(work)
@@ -270,7 +270,7 @@ def run_recipe(
     peer = json.loads(peer_json.read_text())
 
     # 4.-5. rejection of unknown signs, evaluate, export, time
-    from training.generalise import ensure_datasets
+    from training.data.registry import ensure_datasets
 
     ensure_datasets(root)  # the unknown-sign calibration set
     rows = {name: _row(name, ck_path, lm, work) for name, ck_path in ckpts.items()}
@@ -283,12 +283,8 @@ def run_recipe(
     }
 
     # 6. generalisation
-    from training.generalise import (
-        check_model,
-        generalisation_error,
-        leave_one_signer_out,
-        sign_forms,
-    )
+    from training.generalise import check_model, leave_one_signer_out, sign_forms
+    from training.selection import generalisation_error
 
     loso = leave_one_signer_out(
         CONFIGS / "generalist.toml", lm, work / "generalise", _preset_overrides(preset), log=_log,
@@ -345,7 +341,7 @@ def run_recipe(
     )  # fmt: skip
     shutil.copyfile(lm, models / f"{DEFAULT_MODEL_NAME}.arpa")
     # the checkpoint "Record and teach" fine-tunes (weights and rejection: no optimiser state)
-    from training.trainer import save_checkpoint
+    from training.checkpoint import save_checkpoint
 
     rejection = {"rejection": best_ck.extra["rejection"]} if "rejection" in best_ck.extra else {}
     save_checkpoint(models / f"{DEFAULT_MODEL_NAME}.pt", replace(best_ck, extra=rejection))
@@ -387,7 +383,7 @@ def _preset_overrides(preset: RecipePreset) -> list[str]:
 
 
 def _boston(root: Path, out: Path, preset_name: str) -> dict[str, Any]:
-    from training.boston import RESULTS_FILE, BostonConfig, train_boston
+    from training.benchmarks.boston import RESULTS_FILE, BostonConfig, train_boston
 
     done = out / RESULTS_FILE
     if not done.exists():
@@ -402,7 +398,7 @@ def _boston(root: Path, out: Path, preset_name: str) -> dict[str, Any]:
 
 
 def _wlasl(root: Path, out: Path, preset_name: str) -> dict[str, Any]:
-    from training.wlasl import RESULTS_FILE, WlaslConfig, train_wlasl
+    from training.benchmarks.wlasl import RESULTS_FILE, WlaslConfig, train_wlasl
 
     done = out / RESULTS_FILE
     if not done.exists():

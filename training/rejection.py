@@ -42,8 +42,9 @@ from engine.dataset import Dataset
 from engine.decoder import GlossDecoder
 from engine.landmarks import LandmarkSequence
 from engine.rejection import Rejector, gloss_frames
-from training.sentences import Example, SentenceData, clip_choice, clip_example
-from training.trainer import Checkpoint, batches
+from training.batches import batches
+from training.checkpoint import Checkpoint
+from training.data.sentences import Example, SentenceData, clip_choice, clip_example
 
 __all__ = [
     "SHRINKAGE",

@@ -6,9 +6,9 @@ from typing import Any
 
 import numpy as np
 
+from training.checkpoint import Checkpoint
 from training.evaluate import beam_wer, heldout_summary
-from training.generalise import pooled_unknown_and_missed
-from training.trainer import Checkpoint
+from training.selection import pooled_unknown_and_missed
 
 __all__ = ["model_card", "results_markdown"]
 
@@ -28,6 +28,24 @@ def _pct(x: float | None) -> str:
 
 
 def results_markdown(s: dict[str, Any]) -> str:
+    """docs/RESULTS.md from the recipe's summary (``runs/recipe/results.json``)."""
+    lines = [*_models_table(s), *_targets(s["rows"]), *_selection(s)]
+    lines += [
+        "",
+        "CPU ms: ONNX Runtime, 1 thread, one 64-frame window (2 s at 30 fps), median of 200 runs "
+        "on the machine that ran the recipe. INT8: onnxruntime dynamic quantisation.",
+        "",
+    ]
+    if "generalise" in s:
+        lines += _generalisation(s)
+    if "boston" in s:
+        lines += _boston(s["boston"])
+    if "wlasl" in s:
+        lines += _wlasl(s["wlasl"])
+    return "\n".join(lines)
+
+
+def _models_table(s: dict[str, Any]) -> list[str]:
     rows = s["rows"]
     any_eval = next(iter(rows.values()))["eval"]
     signers = ", ".join(any_eval["signers"])
@@ -71,6 +89,11 @@ def results_markdown(s: dict[str, Any]) -> str:
         f"{peer['parameters']:,} | {peer['onnx_mb']:.2f} MB | {peer['cpu_ms']:.2f} (30-frame clip) "
         f"| {_pct(peer['isolated'])} | – | – | – | – |"
     )
+    return lines
+
+
+def _targets(rows: dict[str, Any]) -> list[str]:
+    lines: list[str] = []
     base = rows.get("student-baseline")
     teacher = rows.get("teacher-featurei3d")
     lines += ["", "## Targets", ""]
@@ -95,6 +118,12 @@ def results_markdown(s: dict[str, Any]) -> str:
             f"- student vs FeatureI3D teacher: {ratio_size:.1f}x fewer parameters (target >= 10x), "
             f"{ratio_speed:.1f}x faster per window on the CPU (target >= 5x)."
         )
+    return lines
+
+
+def _selection(s: dict[str, Any]) -> list[str]:
+    rows = s["rows"]
+    lines: list[str] = []
     lines += [
         "",
         f"Default model shipped in `models/`: **{s['default_model']}** "
@@ -102,7 +131,7 @@ def results_markdown(s: dict[str, Any]) -> str:
         "unknown signs), the one that generalises best: the lowest mean of held-out beam + LM "
         "WER, the same on the mirrored sentences (a mirrored webcam, a left-handed signer), "
         "out-of-vocabulary false accepts and cross-dataset misses, each model with and without "
-        "its rejection (`training.generalise.generalisation_error`; the clip sets are in the "
+        "its rejection (`training.selection.generalisation_error`; the clip sets are in the "
         "generalisation section below). Not the best in-domain score.",
         "",
         "| model | rejection | held-out WER beam + LM | same, mirrored | OOV false accepts "
@@ -124,19 +153,7 @@ def results_markdown(s: dict[str, Any]) -> str:
                 f"| {_pct(wer)} | {_pct(mirrored[str(alpha)]['wer'])} | {_pct(oov)} "
                 f"| {_pct(missed)} | {r['generalisation_error'][str(rejection)]:.3f} |"
             )
-    lines += [
-        "",
-        "CPU ms: ONNX Runtime, 1 thread, one 64-frame window (2 s at 30 fps), median of 200 runs "
-        "on the machine that ran the recipe. INT8: onnxruntime dynamic quantisation.",
-        "",
-    ]
-    if "generalise" in s:
-        lines += _generalisation(s)
-    if "boston" in s:
-        lines += _boston(s["boston"])
-    if "wlasl" in s:
-        lines += _wlasl(s["wlasl"])
-    return "\n".join(lines)
+    return lines
 
 
 def _checks_cells(c: dict[str, Any]) -> str:
@@ -166,11 +183,6 @@ def _plain(e: dict[str, Any]) -> dict[str, Any]:
 def _generalisation(s: dict[str, Any]) -> list[str]:
     g = s["generalise"]
     folds = g["folds"]
-    any_checks = next(iter(folds.values()))["checks"]
-    cross_names = ", ".join(
-        f"{k} ({v['clips']} clips)" for k, v in any_checks["cross_dataset"].items()
-    )
-    oov_names = ", ".join(f"{k} ({v['clips']} clips)" for k, v in any_checks["oov"].items())
     lines = [
         "## Generalisation to people and cameras never seen",
         "",
@@ -224,6 +236,16 @@ def _generalisation(s: dict[str, Any]) -> list[str]:
     if "seed_spread" in g:
         lines += _seed_spread(g["seed_spread"])
     lines += _conditions(folds)
+    return lines + _clip_checks(s, folds)
+
+
+def _clip_checks(s: dict[str, Any], folds: dict[str, Any]) -> list[str]:
+    any_checks = next(iter(folds.values()))["checks"]
+    cross_names = ", ".join(
+        f"{k} ({v['clips']} clips)" for k, v in any_checks["cross_dataset"].items()
+    )
+    oov_names = ", ".join(f"{k} ({v['clips']} clips)" for k, v in any_checks["oov"].items())
+    lines: list[str] = []
     lines += [
         "### Cross-dataset and out-of-vocabulary clips",
         "",
@@ -288,14 +310,14 @@ def _seed_spread(spread: dict[str, Any]) -> list[str]:
 
 
 def _conditions(folds: dict[str, Any]) -> list[str]:
-    """Each fold's held-out WER under other webcams and signers (training/conditions.py)."""
-    from training.conditions import CONDITIONS
+    """Each fold's held-out WER under other webcams and signers (training/data/conditions.py)."""
+    from training.data.conditions import CONDITIONS
 
     have = {k: f["conditions"] for k, f in folds.items() if "conditions" in f}
     if not have:
         return []
     lines = [
-        "### Other webcams and signers (training/conditions.py)",
+        "### Other webcams and signers (training/data/conditions.py)",
         "",
         "Each held-out signer's test sentences changed the way another webcam or signer would "
         "change them, the same change every time; beam + LM WER at the fold's alpha above, "
@@ -342,7 +364,8 @@ def _boston(b: dict[str, Any]) -> list[str]:
     return [
         "## Real continuous ASL: RWTH-BOSTON-104",
         "",
-        f"training/boston.py: {b['model']['family']} ({b['model']['parameters']:,} parameters) on "
+        f"training/benchmarks/boston.py: {b['model']['family']} "
+        f"({b['model']['parameters']:,} parameters) on "
         f"the hand/nose tracks (feature spec `inputs=tracks`), CTC on the {d['train_sentences']} "
         f"training sentences of the database's own split ({d['dev_sentences']} more for choosing "
         f"the epoch and the LM weights), LM from the training sentences only. Test: "
@@ -368,7 +391,8 @@ def _wlasl(w: dict[str, Any]) -> list[str]:
     return [
         "## WLASL-50 real clips",
         "",
-        f"training/wlasl.py: {w['glosses']}-way isolated classifier on the {w['real_clips']} real "
+        f"training/benchmarks/wlasl.py: {w['glosses']}-way isolated classifier on the "
+        f"{w['real_clips']} real "
         f"multi-signer clips, {len(w['folds'])}-fold stratified cross-validation (every real clip "
         "tested once; none of the uploader's augmentations in training). "
         f"Top-1 **{_pct(w['top1'])}**, top-5 {_pct(w['top5'])} over {w['test_clips']} clips; "

@@ -9,7 +9,7 @@ the idle gloss ``-`` are recordings of the person at rest, used for pauses). The
    after them (sorted), so the output layer's existing rows are kept and only new rows start
    from scratch;
 2. renders sentences from the recordings every epoch (random sequences of the person's
-   glosses, joined by :mod:`training.synthesis` as in the main recipe) and, where the
+   glosses, joined by :mod:`training.data.synthesis` as in the main recipe) and, where the
    checkpoint's training dataset is on this machine, as many sentences of the original data
    (its grammar, its training signers), so the old glosses are not forgotten;
 3. fine-tunes with CTC, then exports an ONNX model (the export's parity check included) with
@@ -40,28 +40,24 @@ from typing import Any
 import numpy as np
 import onnx
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from engine.atomic import atomic_path
 from engine.dataset import Dataset
+from engine.decoder import GlossDecoder
 from engine.errors import SignStreamError
 from engine.landmarks import LandmarkSequence
 from engine.model import read_model_info
 from engine.vocabulary import BLANK, Vocabulary
+from training.batches import Batch, batches, predict
+from training.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
 from training.config import TrainConfig
-from training.grammar import Grammar, load_grammar
+from training.data.grammar import Grammar, load_grammar
+from training.data.sentences import Example, clip_example, features_of, hold_edges
+from training.data.synthesis import SamplePool, SynthesisConfig, collect_samples, synthesize
+from training.loop import Loop, Schedule, epoch_seed
 from training.models.base import ModelSpec, model_from_spec
-from training.sentences import Example, clip_example, features_of, hold_edges
-from training.synthesis import SamplePool, SynthesisConfig, collect_samples, synthesize
-from training.trainer import (
-    Checkpoint,
-    batches,
-    ctc_step,
-    greedy_decode,
-    load_checkpoint,
-    save_checkpoint,
-)
+from training.trainer import ctc_loss
 
 __all__ = [
     "PROGRESS_PREFIX",
@@ -293,7 +289,7 @@ class TeachData:
 
     def user_isolated(self) -> list[Example]:
         """Each recorded sample alone, for the fit check at the end: its edges held as
-        :meth:`training.sentences.SentenceData.isolated` does (a model with lookahead needs
+        :meth:`training.data.sentences.SentenceData.isolated` does (a model with lookahead needs
         frames after a sign to emit it)."""
         return [
             clip_example(seq, self.spec, self.vocab)
@@ -389,70 +385,25 @@ def teach(
             "new_glosses": list(data.new_glosses),
         }
     )
-    optimizer = torch.optim.AdamW(
-        model.parameters(), lr=config.lr, weight_decay=config.weight_decay
-    )
-    ctc = nn.CTCLoss(blank=BLANK, zero_infinity=True)
-    history: list[dict[str, Any]] = []
-    for epoch in range(config.epochs):
-        examples = data.epoch(epoch)
-        steps = math.ceil(len(examples) / config.batch_size)
-        generator = torch.Generator().manual_seed(config.seed * 1_000_003 + epoch)
-        model.train()
-        total = 0.0
-        for step, batch in enumerate(batches(examples, config.batch_size, generator)):
-            loss = ctc_step(model, batch, ctc, optimizer, config.grad_clip)
-            total += loss
-            done = (epoch + (step + 1) / steps) / config.epochs
-            report(
-                {
-                    "stage": "train",
-                    "epoch": epoch + 1,
-                    "epochs": config.epochs,
-                    "step": step + 1,
-                    "steps": steps,
-                    "loss": round(loss, 4),
-                    # training is most of the time; data and export share the last 10%
-                    "fraction": round(0.9 * done, 4),
-                }
-            )
-        history.append({"epoch": epoch + 1, "loss": total / max(1, steps)})
+    history = _fine_tune(model, data, config, report)
     fit = _fit_accuracy(model, data)
     report({"stage": "export", "fraction": 0.92, "message": f"fit on your samples {fit:.0%}"})
 
     window, hop, base_name = _export_shape(init, config)
     name = config.name or out.stem
+    metadata = {
+        "taught_from": str(init),
+        "base_model": base_name or ck.config.name,
+        "user_recordings": str(recordings),
+        "new_glosses": list(data.new_glosses),
+        "fit_accuracy": fit,
+    }
     new_config: TrainConfig = replace(ck.config, name=out.stem)
     new_ck = Checkpoint(
         new_config, spec, data.vocab, model.state_dict(), ck.epoch + config.epochs,
         ck.best_wer, ck.history + history,
     )  # fmt: skip
-    from training.export import export_onnx  # onnxscript is slow to import: only when needed
-
-    pt = out.with_suffix(".pt")
-    staged_onnx = out.with_name(f".{out.stem}.teach-{os.getpid()}.onnx")
-    staged_pt = out.with_name(f".{out.stem}.teach-{os.getpid()}.pt")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        export_onnx(new_ck, staged_onnx, window, hop, name)
-        _add_training_counts(
-            staged_onnx,
-            data.counts,
-            {
-                "taught_from": str(init),
-                "base_model": base_name or ck.config.name,
-                "user_recordings": str(recordings),
-                "new_glosses": list(data.new_glosses),
-                "fit_accuracy": fit,
-            },
-        )
-        save_checkpoint(staged_pt, new_ck)
-        with _sigterm_blocked():
-            os.replace(staged_pt, pt)
-            os.replace(staged_onnx, out)
-    finally:
-        staged_onnx.unlink(missing_ok=True)
-        staged_pt.unlink(missing_ok=True)
+    pt = _write_model(new_ck, out, window, hop, name, data.counts, metadata)
     seconds = time.perf_counter() - t0
     result = TeachResult(
         out, pt, data.vocab.glosses, data.new_glosses, data.num_user_samples, fit, seconds
@@ -471,20 +422,78 @@ def teach(
     return result
 
 
+def _fine_tune(
+    model: nn.Module, data: TeachData, config: TeachConfig, report: Report
+) -> list[dict[str, Any]]:
+    """Train ``model`` on the loop for ``config.epochs``, reporting every step; the history."""
+    # a constant rate: a short fine-tune from trained weights needs no warm-up or decay
+    schedule = Schedule(
+        epochs=config.epochs, lr=config.lr, weight_decay=config.weight_decay,
+        warmup_fraction=0.0, min_lr_fraction=1.0, grad_clip=config.grad_clip, seed=config.seed,
+    )  # fmt: skip
+    first = data.epoch(0)  # its size gives the schedule's length
+    steps_in: dict[int, int] = {}  # steps of each epoch (the progress bar's fraction)
+
+    def epoch_batches(epoch: int) -> Iterator[Batch]:
+        examples = first if epoch == 0 else data.epoch(epoch)
+        steps_in[epoch] = math.ceil(len(examples) / config.batch_size)
+        generator = torch.Generator().manual_seed(epoch_seed(config.seed, epoch))
+        return batches(examples, config.batch_size, generator)
+
+    def loss(batch: Batch, epoch: int) -> tuple[torch.Tensor, dict[str, float]]:
+        return ctc_loss(model(batch.x, batch.lengths).logits, batch), {}
+
+    def on_step(epoch: int, step: int, steps: int, value: float) -> None:
+        steps = steps_in[epoch]
+        done = (epoch + (step + 1) / steps) / config.epochs
+        report(
+            {
+                "stage": "train", "epoch": epoch + 1, "epochs": config.epochs,
+                "step": step + 1, "steps": steps, "loss": round(value, 4),
+                # training is most of the time; data and export share the last 10%
+                "fraction": round(0.9 * done, 4),
+            }
+        )  # fmt: skip
+
+    loop = Loop(model, schedule, math.ceil(len(first) / config.batch_size))
+    state = loop.run(epoch_batches, loss, on_step=on_step, log=None)
+    return [{"epoch": h["epoch"], "loss": h["loss"]} for h in state.history]
+
+
+def _write_model(
+    ck: Checkpoint, out: Path, window: int | None, hop: int, name: str,
+    counts: Counter[str], metadata: dict[str, Any],
+) -> Path:  # fmt: skip
+    """``out`` (ONNX) and its ``.pt`` beside it, both or neither: staged, then renamed with
+    SIGTERM held off (a cancelled teach never leaves half a model)."""
+    from training.export import export_onnx  # onnxscript is slow to import: only when needed
+
+    pt = out.with_suffix(".pt")
+    staged_onnx = out.with_name(f".{out.stem}.teach-{os.getpid()}.onnx")
+    staged_pt = out.with_name(f".{out.stem}.teach-{os.getpid()}.pt")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        export_onnx(ck, staged_onnx, window, hop, name)
+        _add_training_counts(staged_onnx, counts, metadata)
+        save_checkpoint(staged_pt, ck)
+        with _sigterm_blocked():
+            os.replace(staged_pt, pt)
+            os.replace(staged_onnx, out)
+    finally:
+        staged_onnx.unlink(missing_ok=True)
+        staged_pt.unlink(missing_ok=True)
+    return pt
+
+
 @torch.no_grad()
 def _fit_accuracy(model: nn.Module, data: TeachData) -> float:
-    """Share of the person's samples the model decodes exactly (greedy)."""
+    """Share of the person's samples the model decodes exactly (greedy, the engine's decoder)."""
     examples = data.user_isolated()
     if not examples:
         return 0.0
-    model.eval()
-    right = 0
-    for batch_examples in (examples[i : i + 32] for i in range(0, len(examples), 32)):
-        batch = next(batches(batch_examples, len(batch_examples)))
-        lp = F.log_softmax(model(batch.x, batch.lengths).logits.float(), dim=-1).numpy()
-        for e, row, n in zip(batch_examples, lp, batch.lengths.tolist(), strict=True):
-            right += greedy_decode(row, n) == list(e.labels)
-    return right / len(examples)
+    decoder = GlossDecoder(data.vocab)
+    decoded = (decoder.decode(lp).glosses for lp in predict(model, examples, torch.device("cpu")))
+    return sum(g == e.glosses for g, e in zip(decoded, examples, strict=True)) / len(examples)
 
 
 # ---------------------------------------------------------------------- command line

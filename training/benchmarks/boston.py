@@ -12,7 +12,7 @@ WER on its test sentences, greedy and beam search + a KenLM gloss LM, through th
    feature path the engine uses too;
 3. training: CTC on the real sentences, no synthesis; every epoch sees ``copies`` augmented
    renderings of each sentence (time stretch, other capture rates, frame drops, small camera
-   changes and track noise; :mod:`training.augment`), deterministic from ``(seed, epoch)``;
+   changes and track noise; :mod:`training.data.augment`), deterministic from ``(seed, epoch)``;
    AdamW, warm-up + cosine, gradient clipping, the model families of :mod:`training.models`;
 4. checkpoints ``last.pt`` (every epoch; ``resume`` continues it with the same results) and
    ``best.pt`` (best dev WER), readable by :func:`training.trainer.load_checkpoint`, so
@@ -28,7 +28,7 @@ import dataclasses
 import json
 import math
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -42,21 +42,17 @@ from engine.atomic import atomic_write_text
 from engine.decoder import DecoderConfig, GlossDecoder
 from engine.features import TRACK_INPUTS, FeatureSpec
 from engine.landmarks import LandmarkSequence
-from engine.vocabulary import BLANK, Vocabulary
-from training.augment import AugmentConfig, augment
+from engine.vocabulary import Vocabulary
+from training.batches import Batch, batches, predict
+from training.checkpoint import Checkpoint, save_checkpoint
 from training.config import DataConfig, ModelConfig, OptimConfig, TrainConfig
+from training.data.augment import AugmentConfig, augment
+from training.data.sentences import Example, features_of
 from training.importers.boston104 import import_boston104
 from training.lm import LMConfig, build_lm, perplexity
+from training.loop import Loop, LoopState, epoch_seed
 from training.models.base import build_model
-from training.sentences import Example, features_of
-from training.trainer import (
-    Checkpoint,
-    adamw_cosine,
-    batches,
-    ctc_step,
-    predict,
-    save_checkpoint,
-)
+from training.trainer import ctc_loss, schedule_of
 from training.wer import WerCounts, corpus_wer
 
 __all__ = ["BOSTON_AUGMENT", "BostonConfig", "BostonData", "train_boston"]
@@ -259,10 +255,6 @@ def evaluate_boston(
 
 
 # ---------------------------------------------------------------------- training
-def _save(path: Path, ck: Checkpoint) -> None:
-    save_checkpoint(path, ck)
-
-
 def train_boston(
     config: BostonConfig, resume: bool = False, progress: bool = True
 ) -> dict[str, Any]:
@@ -278,65 +270,46 @@ def train_boston(
     model = build_model(
         config.family, spec.dim, data.vocab.num_classes, config.preset, config.model_overrides
     )
-    steps_per_epoch = math.ceil(len(data.train) * config.copies / config.batch_size)
-    optimizer, scheduler = adamw_cosine(
-        model.parameters(), config.lr, config.weight_decay, steps_per_epoch * config.epochs,
-        config.warmup_fraction, config.min_lr_fraction,
-    )  # fmt: skip
     train_config = config.train_config()
-    start_epoch, best_wer, history = 0, math.inf, []
+    steps_per_epoch = math.ceil(len(data.train) * config.copies / config.batch_size)
+    # every epoch runs (no early stop): the best dev WER's checkpoint is the one tested
+    schedule = dataclasses.replace(schedule_of(train_config.optim, config.seed), patience=0)
+    loop = Loop(model, schedule, steps_per_epoch)
+    state = LoopState()
     if resume and (out / "last.pt").exists():
         d = torch.load(out / "last.pt", map_location="cpu", weights_only=False)
         if BostonConfig.from_dict(d["boston"]) != config:
             raise ValueError(f"{out / 'last.pt'} was trained with another config; use a new --out")
         model.load_state_dict(d["model"])
-        optimizer.load_state_dict(d["optimizer"])
-        scheduler.load_state_dict(d["scheduler"])
-        start_epoch, best_wer, history = int(d["epoch"]), float(d["best_wer"]), list(d["history"])
+        loop.load_state_dict(d)
+        state = LoopState(int(d["epoch"]), float(d["best_wer"]), list(d["history"]))
 
-    ctc = nn.CTCLoss(blank=BLANK, zero_infinity=True)
     dev = data.examples(data.dev)
-    for epoch in range(start_epoch, config.epochs):
-        t0 = time.perf_counter()
-        generator = torch.Generator().manual_seed(config.seed * 1_000_003 + epoch)
-        torch.manual_seed(config.seed * 1_000_003 + epoch)
-        examples = data.train_epoch(epoch)
-        model.train()
-        loss_sum, n = 0.0, 0
-        for batch in batches(examples, config.batch_size, generator):
-            loss = ctc_step(model, batch, ctc, optimizer, config.grad_clip)
-            scheduler.step()
-            loss_sum, n = loss_sum + loss, n + 1
-        greedy = GlossDecoder(data.vocab)
-        dev_wer = _wer(dev, _decode_all(greedy, predict(model, dev, torch.device("cpu")))).wer
-        record = {
-            "epoch": epoch + 1,
-            "loss": loss_sum / max(1, n),
-            "dev_wer": dev_wer,
-            "lr": scheduler.get_last_lr()[0],
-            "seconds": time.perf_counter() - t0,
-        }
-        history.append(record)
-        improved = dev_wer < best_wer
-        best_wer = min(best_wer, dev_wer)
-        extra = {
-            "optimizer": optimizer.state_dict(),
-            "scheduler": scheduler.state_dict(),
-            "boston": config.to_dict(),
-        }
+    greedy = GlossDecoder(data.vocab)
+
+    def epoch_batches(epoch: int) -> Iterator[Batch]:
+        generator = torch.Generator().manual_seed(epoch_seed(config.seed, epoch))
+        return batches(data.train_epoch(epoch), config.batch_size, generator)
+
+    def loss(batch: Batch, epoch: int) -> tuple[torch.Tensor, dict[str, float]]:
+        return ctc_loss(model(batch.x, batch.lengths).logits, batch), {}
+
+    def dev_wer() -> float:
+        return _wer(dev, _decode_all(greedy, predict(model, dev, torch.device("cpu")))).wer
+
+    def save(state: LoopState, improved: bool) -> None:
         ck = Checkpoint(
-            train_config, model.spec, data.vocab, model.state_dict(), epoch + 1, best_wer,
-            history, extra,
+            train_config, model.spec, data.vocab, model.state_dict(), state.epoch, state.best,
+            state.history, {**loop.state_dict(), "boston": config.to_dict()},
         )  # fmt: skip
-        _save(out / "last.pt", ck)
+        save_checkpoint(out / "last.pt", ck)
         if improved:
-            _save(out / "best.pt", ck)
-        if progress:
-            print(
-                f"epoch {epoch + 1}: loss {record['loss']:.3f} dev WER {100 * dev_wer:.1f}%"
-                f"{' (best)' if improved else ''} {record['seconds']:.1f}s",
-                flush=True,
-            )
+            save_checkpoint(out / "best.pt", ck)
+
+    state = loop.run(
+        epoch_batches, loss, state, evaluate=dev_wer, save=save, log=print if progress else None
+    )
+    history = state.history
     train_seconds = sum(r["seconds"] for r in history)
 
     best = torch.load(out / "best.pt", map_location="cpu", weights_only=False)

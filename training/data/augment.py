@@ -14,19 +14,6 @@ augmentation imitates one way other recordings differ:
 * ``hand_dropout``: MediaPipe losing a hand for a few frames;
 * ``partial_body``: the lower body out of the picture (hips and legs undetected).
 
-and, off unless asked for (``AugmentConfig.with_people()``; ``data.augment_people``), ways other
-PEOPLE differ, which the body frame of the features does not normalise away:
-
-* ``hand_size``: bigger or smaller hands (hand shape points scaled about the wrist; the
-  features keep the hand in shoulder widths, so a hand's size is visible to the model);
-* ``hand_rotation_degrees``: another wrist posture (each hand turned about its wrist);
-* ``reach``: a larger or smaller signing space (elbows, wrists and hands moved away from or
-  towards their own shoulder);
-* ``hand_offset``: the same sign made a little higher, lower or to the side (each hand moved
-  by a fixed offset, in shoulder widths).
-
-Each is drawn once per sequence: one person signs the whole of it.
-
 All are applied in landmark space, before :func:`engine.features.compute_features`, so the
 features see exactly what a different recording would have produced. Deterministic for a
 ``numpy.random.Generator``.
@@ -38,7 +25,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from engine.features import DEFAULT_ASPECT
 from engine.landmarks import (
     GROUP_INDEX,
     LEFT_HAND,
@@ -72,23 +58,6 @@ class AugmentConfig:
     hand_dropout: float = 0.3  # probability of one dropout burst per hand
     hand_dropout_frames: tuple[int, int] = (2, 8)  # burst length range
     partial_body: float = 0.2  # probability the lower body is out of the picture
-    # other people (module docstring); the defaults leave them off
-    hand_size: tuple[float, float] = (1.0, 1.0)  # hand size range, log-uniform
-    hand_rotation_degrees: float = 0.0  # max |in-plane turn of a hand about its wrist|
-    reach: tuple[float, float] = (1.0, 1.0)  # arm-to-shoulder distance scale range
-    hand_offset: float = 0.0  # max distance a hand is moved, shoulder widths
-
-    @property
-    def imitates_people(self) -> bool:
-        """Whether any of the other-people augmentations is on."""
-        scaled = self.hand_size != (1.0, 1.0) or self.reach != (1.0, 1.0)
-        return scaled or self.hand_rotation_degrees > 0 or self.hand_offset > 0
-
-    @classmethod
-    def with_people(cls) -> AugmentConfig:
-        """The camera augmentations plus the ones that imitate other people."""
-        return cls(hand_size=(0.85, 1.18), hand_rotation_degrees=15.0, reach=(0.85, 1.18),
-                   hand_offset=0.12)  # fmt: skip
 
     @classmethod
     def none(cls) -> AugmentConfig:
@@ -119,76 +88,12 @@ def _geometry(seq: LandmarkSequence, cfg: AugmentConfig, rng: np.random.Generato
     return p
 
 
-# Each hand with its arm's pose points (MediaPipe Pose ids): shoulder, elbow, then the wrist
-# and the pose's own finger points, which move with the hand.
-_ARMS = (
-    (LEFT_HAND, 0, 13, (15, 17, 19, 21)),  # 0: the first of the two shoulders (11)
-    (RIGHT_HAND, 1, 14, (16, 18, 20, 22)),
-)
-
-
-def _person(seq: LandmarkSequence, cfg: AugmentConfig, rng: np.random.Generator) -> FloatArray:
-    """``seq.points`` ``(T, P, 4)`` with the hands and arms of another person (module
-    docstring).
-
-    Works in image units with x stretched by the aspect ratio, so turns and offsets are
-    true to the picture; frames without a pose keep their arm points and move the hands only
-    by what needs no shoulder (size, turn, offset)."""
-    p = seq.points.copy()
-    aspect = seq.aspect or DEFAULT_ASPECT
-    unit = np.array([aspect, 1.0], np.float32)  # image units -> square units
-    has_pose = seq.present[:, GROUP_INDEX["pose"]]
-    lack = lacking_points(seq.points)
-    shoulders = p[:, [POSE.start + 11, POSE.start + 12], :2] * unit  # (T, 2, 2)
-    widths = np.linalg.norm(shoulders[:, 0] - shoulders[:, 1], axis=-1)[has_pose]
-    width = float(np.median(widths)) if widths.size and np.median(widths) > 0 else 0.25
-    size = _log_uniform(rng, cfg.hand_size)
-    reach = _log_uniform(rng, cfg.reach)
-    for hand, side, elbow, wrist_points in _ARMS:
-        turn = np.deg2rad(rng.uniform(-cfg.hand_rotation_degrees, cfg.hand_rotation_degrees))
-        r = rng.uniform(0.0, cfg.hand_offset) * width
-        phi = rng.uniform(0.0, 2 * np.pi)
-        offset = np.array([r * np.cos(phi), r * np.sin(phi)], np.float32)
-        c, s = np.cos(turn), np.sin(turn)
-        rot = np.array([[c, -s], [s, c]], np.float32)
-        ok = seq.present[:, GROUP_INDEX[hand.name]]
-        xy = p[:, hand.start : hand.stop, :2] * unit  # (T, 21, 2)
-        wrist = xy[:, :1]
-        shape = ((xy - wrist) * size) @ rot.T  # the hand about its wrist
-        # the arm: wrist (and elbow) pulled from their shoulder by the reach
-        sh = shoulders[:, side][:, None]  # (T, 1, 2)
-        arm = np.where(has_pose[:, None, None], (reach - 1.0) * (wrist - sh), 0.0)
-        moved = wrist + arm + offset + shape
-        p[ok, hand.start : hand.stop, :2] = (moved / unit)[ok]
-        p[ok, hand.start : hand.stop, 2] *= size
-        pose_wrist = p[:, POSE.start + wrist_points[0], :2] * unit
-        pose_arm = (reach - 1.0) * (pose_wrist - sh[:, 0]) + offset
-        for i in wrist_points:
-            q = p[:, POSE.start + i, :2] * unit
-            if i != wrist_points[0]:  # the pose's finger points turn and scale with the hand
-                q = pose_wrist + ((q - pose_wrist) * size) @ rot.T
-            m = has_pose & ~lack[:, POSE.start + i]  # a point the layout lacks stays zero
-            p[m, POSE.start + i, :2] = ((q + pose_arm) / unit)[m]
-        e = p[:, POSE.start + elbow, :2] * unit
-        e_moved = e + (reach - 1.0) * (e - sh[:, 0]) + 0.5 * offset
-        m = has_pose & ~lack[:, POSE.start + elbow]
-        p[m, POSE.start + elbow, :2] = (e_moved / unit)[m]
-    return p
-
-
-def _log_uniform(rng: np.random.Generator, bounds: tuple[float, float]) -> float:
-    lo, hi = bounds
-    return float(np.exp(rng.uniform(np.log(lo), np.log(hi)))) if hi > lo else float(lo)
-
-
 def augment(
     seq: LandmarkSequence, cfg: AugmentConfig, rng: np.random.Generator
 ) -> LandmarkSequence:
     """One random variation of ``seq`` (labels and signer kept; spans dropped if time changes)."""
     if rng.random() < cfg.mirror:
         seq = seq.mirrored()
-    if cfg.imitates_people:  # other people first, in the picture the camera then sees
-        seq = seq.replace(points=_person(seq, cfg, rng))
     points = _geometry(seq, cfg, rng)
     present = seq.present.copy()
     if cfg.hand_jitter > 0:

@@ -2,7 +2,7 @@
 
 The real data holds isolated signs (asl-coffee: 20 frames each, one gloss, three signers); a
 recogniser of continuous signing must learn where one sign ends and the next begins. A sentence
-of glosses (from :mod:`training.grammar`) is rendered here as one :class:`LandmarkSequence`:
+of glosses (from :mod:`training.data.grammar`) is rendered here as one :class:`LandmarkSequence`:
 
 * one signer per sentence: every clip, idle pauses included, comes from the same person;
 * each clip is a real sample, time-stretched (linear resampling) by a random factor;
@@ -29,19 +29,17 @@ held there and shown for the half of the transition nearest that side.
 from __future__ import annotations
 
 import math
-import time
-from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
 
-from engine.dataset import Dataset, SampleInfo
+from engine.dataset import SampleInfo
 from engine.errors import SignStreamError
 from engine.features import DEFAULT_ASPECT
 from engine.landmarks import GROUPS, NUM_POINTS, LandmarkSequence
-from training.grammar import Grammar, Sentence
+from training.data.grammar import Sentence
 
 __all__ = [
     "IDLE_GLOSS",
@@ -49,18 +47,13 @@ __all__ = [
     "SamplePool",
     "SynthesisConfig",
     "SynthesisError",
-    "SynthesisReport",
     "collect_samples",
     "isolated_glosses",
     "synthesize",
-    "synthesize_dataset",
 ]
 
 IDLE_GLOSS = "-"  # the "no sign" class of the tutorial datasets (asl-coffee, bhutanese-words)
 IndexedSample = tuple[int, LandmarkSequence]  # (dataset index, isolated sample)
-SHARD_SEQUENCES = 500  # sentences per appended shard (~85 MB of asl-coffee sentences)
-# Sentences drawn per sentence wanted before giving up on a grammar the samples cannot render.
-MAX_DRAWS_PER_SENTENCE = 50
 
 FloatArray = npt.NDArray[np.float32]
 BoolArray = npt.NDArray[np.bool_]
@@ -74,7 +67,7 @@ _COL_GROUP = np.repeat(
 )
 # seed-sequence tags keeping the random streams of rendering and sentence drawing apart
 _RENDER_STREAM = 0
-_SENTENCE_STREAM = 1
+SENTENCE_STREAM = 1
 
 
 class SynthesisError(SignStreamError):
@@ -537,142 +530,3 @@ def synthesize(
     for i, sentence in enumerate(sentences):
         rng = np.random.default_rng([s, _RENDER_STREAM, i])
         yield renderer.render(tuple(sentence), rng, f"synth:{s}:{i}")
-
-
-# ---------------------------------------------------------------------- dataset to dataset
-@dataclass
-class SynthesisReport:
-    """What :func:`synthesize_dataset` did."""
-
-    written: int = 0  # sentences appended
-    frames: int = 0  # frames appended
-    distinct: int = 0  # distinct sentences among those written
-    per_signer: dict[str, int] = field(default_factory=dict)  # sentences per signer
-    redrawn: int = 0  # drawn sentences no selected signer could sign (replaced by others)
-    missing_glosses: tuple[str, ...] = ()  # sentence glosses without any sample of the signers
-    signers_without_idle: tuple[str, ...] = ()  # their sentences have no pauses
-    seconds: float = 0.0  # wall time
-
-    def summary(self) -> str:
-        who = ", ".join(f"{s or '<unknown>'} {n}" for s, n in self.per_signer.items())
-        lines = [
-            f"wrote {self.written} sentences ({self.distinct} distinct, {self.frames} frames) "
-            f"in {self.seconds:.1f} s; by signer: {who or '-'}"
-        ]
-        if self.redrawn:
-            lines.append(f"  redrew {self.redrawn} sentences no selected signer could sign")
-        if self.missing_glosses:
-            lines.append(f"  no samples of: {', '.join(self.missing_glosses)}")
-        if self.signers_without_idle:
-            who = ", ".join(self.signers_without_idle)
-            lines.append(f"  no idle samples (sentences without pauses) for: {who}")
-        return "\n".join(lines)
-
-
-def synthesize_dataset(
-    source: Dataset,
-    out: Dataset,
-    sentences: Grammar | Sequence[Sentence],
-    count: int,
-    seed: int | None = None,
-    signers: Iterable[str] | None = None,
-    config: SynthesisConfig = DEFAULT_CONFIG,
-    shard_sequences: int = SHARD_SEQUENCES,
-    progress: Callable[[int, int], None] | None = None,
-) -> SynthesisReport:
-    """Synthesise ``count`` sentences from ``source``'s isolated samples into ``out``.
-
-    Only samples of ``signers`` (default: every signer) are used, so a held-out signer never
-    leaks into training sentences. Sentences come from a grammar (sampled) or a list (drawn
-    uniformly), both with the random stream ``(seed, 1)``; a drawn sentence that no selected
-    signer can sign on their own is replaced by another draw (counted in the report).
-    ``progress(done, count)`` is called after each shard. Raises :class:`SynthesisError`
-    for an unknown signer, no renderable sentence, or sources ``out`` already holds.
-    """
-    t0 = time.perf_counter()
-    s = config.seed if seed is None else seed
-    if count < 0 or s < 0:
-        raise ValueError("count and seed must be >= 0")
-    infos = source.infos
-    known = sorted({info.signer for info in infos})
-    if isinstance(signers, str):  # "alex" would otherwise be the signers a, l, e, x
-        raise SynthesisError(f"signers must be a list of names, got the string {signers!r}")
-    chosen = set(known) if signers is None else set(signers)
-    unknown = sorted(chosen - set(known))
-    if unknown:
-        raise SynthesisError(
-            f"{source.root}: no samples of signer(s) {', '.join(unknown)}; "
-            f"the signers are: {', '.join(s or '<unknown>' for s in known)}"
-        )
-    if isinstance(sentences, Grammar):
-        vocabulary = set(sentences.terminals())
-    else:
-        vocabulary = {g for sent in sentences for g in sent}
-        if not sentences:
-            raise SynthesisError("no sentences to draw from")
-    if config.idle_gloss in vocabulary:
-        raise SynthesisError(f"the idle gloss {config.idle_gloss!r} cannot be in sentences")
-
-    wanted = vocabulary | {config.idle_gloss}
-    indices = [
-        info.index
-        for info in infos
-        if info.signer in chosen and len(info.glosses) == 1 and info.glosses[0] in wanted
-    ]
-    pool = SamplePool(collect_samples(source, indices, wanted), config.idle_gloss)
-    report = SynthesisReport(
-        missing_glosses=tuple(sorted(vocabulary - pool.glosses())),
-        signers_without_idle=tuple(x for x in pool.signers if not pool.has_idle(x)),
-    )
-
-    # draw the sentences first: the renderable ones, in draw order
-    rng = np.random.default_rng([s, _SENTENCE_STREAM])
-    drawn: list[Sentence] = []
-    max_draws = MAX_DRAWS_PER_SENTENCE * count + 1000
-    draws = 0
-    while len(drawn) < count:
-        if draws >= max_draws:
-            missing = ", ".join(report.missing_glosses)
-            raise SynthesisError(
-                f"only {len(drawn)} of {draws} drawn sentences can be signed by one of "
-                f"{', '.join(sorted(chosen)) or 'nobody'}"
-                + (f"; no samples of: {missing}" if missing else "")
-            )
-        draws += 1
-        if isinstance(sentences, Grammar):
-            sent = sentences.sample(rng)
-        else:
-            sent = tuple(sentences[int(rng.integers(len(sentences)))])
-        if pool.signers_for(sent):
-            drawn.append(sent)
-        else:
-            report.redrawn += 1
-
-    planned = {f"synth:{s}:{i}" for i in range(count)}
-    clash = planned & out.sources()
-    if clash:
-        raise SynthesisError(
-            f"{out.root} already holds {len(clash)} sentences synthesised with seed {s}; "
-            "choose another seed or output dataset"
-        )
-
-    per_signer: Counter[str] = Counter()
-    batch: list[LandmarkSequence] = []
-    for seq in synthesize(pool, drawn, config, s):
-        seq = seq.replace(extra={**seq.extra, "source_dataset": str(source.root)})
-        batch.append(seq)
-        per_signer[seq.signer] += 1
-        report.frames += seq.num_frames
-        if len(batch) >= shard_sequences:
-            report.written += out.append(batch)
-            batch = []
-            if progress is not None:
-                progress(report.written, count)
-    if batch:
-        report.written += out.append(batch)
-        if progress is not None:
-            progress(report.written, count)
-    report.distinct = len(set(drawn))
-    report.per_signer = dict(sorted(per_signer.items()))
-    report.seconds = time.perf_counter() - t0
-    return report

@@ -9,7 +9,7 @@ is closest to real clip ``i mod k`` for 68% of them (chance: 12%), so the upload
 through the real clips; the rest are too distorted to tell. That is not certain enough to
 keep test clips out of training, so by default NO uploader augmentation is used: training sees
 only the real clips outside the test fold, with our own landmark augmentations
-(:mod:`training.augment`). ``uploader_augmentations=True`` adds the augmentations whose
+(:mod:`training.data.augment`). ``uploader_augmentations=True`` adds the augmentations whose
 ``i mod k`` parent is a training clip AND whose nearest real clip (mean absolute landmark
 difference) is a training clip too; it is reported separately as the less certain number.
 
@@ -29,7 +29,7 @@ import dataclasses
 import json
 import math
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -44,9 +44,9 @@ from engine.arrayfile import load_npz
 from engine.atomic import atomic_path, atomic_write_text
 from engine.features import FeatureSpec, compute_features
 from engine.landmarks import LandmarkSequence
-from training.augment import AugmentConfig, augment
+from training.data.augment import AugmentConfig, augment
+from training.loop import Loop, LoopState, Schedule
 from training.models.base import SequenceModel, build_model
-from training.trainer import adamw_cosine
 
 __all__ = [
     "WLASL_POSE_POINTS",
@@ -242,23 +242,23 @@ def _train_fold(
     encoder = build_model(config.family, spec.dim, 2, config.preset, config.model_overrides)
     model = PooledClassifier(encoder, len(glosses))
     steps = math.ceil(len(split.train) * config.copies / config.batch_size)
-    optimizer, scheduler = adamw_cosine(
-        model.parameters(), config.lr, config.weight_decay, steps * config.epochs,
-        config.warmup_fraction, config.min_lr_fraction,
+    schedule = Schedule(
+        epochs=config.epochs, lr=config.lr, weight_decay=config.weight_decay,
+        warmup_fraction=config.warmup_fraction, min_lr_fraction=config.min_lr_fraction,
+        grad_clip=config.grad_clip, seed=config.seed * 31 + fold,
     )  # fmt: skip
-    start, history = 0, []
+    loop = Loop(model, schedule, steps)
+    state = LoopState()
     last = out / "last.pt"
     if last.exists():
         d = torch.load(last, map_location="cpu", weights_only=False)
         model.load_state_dict(d["model"])
-        optimizer.load_state_dict(d["optimizer"])
-        scheduler.load_state_dict(d["scheduler"])
-        start, history = int(d["epoch"]), list(d["history"])
-    t_fold = time.perf_counter()
-    for epoch in range(start, config.epochs):
-        t0 = time.perf_counter()
+        loop.load_state_dict(d)
+        state = LoopState(int(d["epoch"]), history=list(d["history"]))
+    start = state.epoch
+
+    def epoch_batches(epoch: int) -> Iterator[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
         rng = np.random.default_rng([config.seed, fold, epoch])
-        torch.manual_seed(config.seed * 1_000_003 + 97 * fold + epoch)
         items = [i for _ in range(config.copies) for i in split.train]
         feats = [
             compute_features(
@@ -268,23 +268,18 @@ def _train_fold(
         ]
         ys = torch.tensor([label[clips[i].gloss] for i in items])
         order = torch.randperm(len(items), generator=torch.Generator().manual_seed(epoch)).tolist()
-        model.train()
-        loss_sum, n = 0.0, 0
         for b in range(0, len(order), config.batch_size):
             idx = order[b : b + config.batch_size]
             x, lengths = stack_clips([feats[j] for j in idx])
-            loss = F.cross_entropy(
-                model(x, lengths), ys[idx], label_smoothing=config.label_smoothing
-            )
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()  # type: ignore[no-untyped-call]
-            torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
-            optimizer.step()
-            scheduler.step()
-            loss_sum, n = loss_sum + loss.item(), n + 1
-        history.append(
-            {"epoch": epoch + 1, "loss": loss_sum / max(1, n), "seconds": time.perf_counter() - t0}
-        )
+            yield x, lengths, ys[idx]
+
+    def loss(
+        batch: tuple[torch.Tensor, torch.Tensor, torch.Tensor], epoch: int
+    ) -> tuple[torch.Tensor, dict[str, float]]:
+        x, lengths, y = batch
+        return F.cross_entropy(model(x, lengths), y, label_smoothing=config.label_smoothing), {}
+
+    def save(state: LoopState, improved: bool) -> None:
         with atomic_path(last) as tmp:
             torch.save(
                 {
@@ -293,15 +288,20 @@ def _train_fold(
                     "glosses": glosses,
                     "model_spec": encoder.spec.to_dict(),
                     "model": model.state_dict(),
-                    "optimizer": optimizer.state_dict(),
-                    "scheduler": scheduler.state_dict(),
-                    "epoch": epoch + 1,
-                    "history": history,
+                    **loop.state_dict(),
+                    "epoch": state.epoch,
+                    "history": state.history,
                 },
                 tmp,
             )
-        if progress and (epoch + 1) % 10 == 0:
-            print(f"fold {fold} epoch {epoch + 1}: loss {history[-1]['loss']:.3f}", flush=True)
+
+    def log(line: str) -> None:
+        if progress and state.epoch % 10 == 0:
+            print(f"fold {fold} {line}", flush=True)
+
+    t_fold = time.perf_counter()
+    state = loop.run(epoch_batches, loss, state, save=save, log=log)
+    history = state.history
     logits = _logits(model, test_x)
     top5 = logits.topk(min(5, logits.shape[1]), dim=1).indices
     correct1 = (top5[:, 0] == test_y).tolist()

@@ -7,8 +7,8 @@ every time (seeded per sentence) to the held-out signer's test sentences, so a m
 it can be compared with its WER on the sentences as recorded
 (:func:`training.evaluate.evaluate`, ``condition=``; the table in docs/RESULTS.md).
 
-Each condition is an :class:`~training.augment.AugmentConfig` with everything off but the change
-it names, so test and training share one implementation of each change. Some lie inside the
+Each condition is an :class:`~training.data.augment.AugmentConfig` with everything off but the
+change it names, so test and training share one implementation of each change. Some lie inside the
 training augmentations' ranges (15 fps, mirroring), some beyond them (10 fps, half size, 1.5x
 speed): the table shows how far the model carries.
 """
@@ -20,7 +20,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from engine.landmarks import LandmarkSequence
-from training.augment import AugmentConfig, augment
+from training.data.augment import AugmentConfig, augment
 
 __all__ = ["CONDITIONS", "Condition", "condition_named"]
 

@@ -27,10 +27,10 @@ import torch.nn.functional as F
 from engine.atomic import atomic_path, atomic_write_text
 from engine.dataset import Dataset
 from engine.landmarks import LandmarkSequence
+from training.benchmarks.peer_model import TutorialLSTM, TutorialLSTMConfig, build_peer
 from training.config import DataConfig
-from training.models.peer import TutorialLSTM, TutorialLSTMConfig, build_peer
-from training.sentences import split_samples
-from training.splits import split_by_signer
+from training.data.sentences import split_samples
+from training.data.splits import split_by_signer
 
 __all__ = ["PeerResult", "clip_input", "train_peer"]
 

@@ -24,12 +24,12 @@ from engine.features import FeatureSpec, compute_features
 from engine.landmarks import GROUP_INDEX, NUM_POINTS, LandmarkSequence, lacking_points
 from engine.resample import resample
 from engine.vocabulary import Vocabulary
-from training.augment import AugmentConfig, augment
-from training.conditions import Condition
 from training.config import DataConfig
-from training.grammar import Grammar, Sentence, load_grammar
-from training.splits import split_by_signer
-from training.synthesis import SamplePool, SynthesisConfig, collect_samples, synthesize
+from training.data.augment import AugmentConfig, augment
+from training.data.conditions import Condition
+from training.data.grammar import Grammar, Sentence, load_grammar
+from training.data.splits import split_by_signer
+from training.data.synthesis import SamplePool, SynthesisConfig, collect_samples, synthesize
 
 __all__ = [
     "Example",
@@ -98,9 +98,10 @@ def augmentation_for(data: DataConfig) -> AugmentConfig | None:
     """The augmentations a run's training data gets (None: none)."""
     if not data.augment:
         return None
-    base = AugmentConfig.with_people() if data.augment_people else AugmentConfig()
     return replace(
-        base, hand_dropout=data.hand_dropout, hand_dropout_frames=data.hand_dropout_frames
+        AugmentConfig(),
+        hand_dropout=data.hand_dropout,
+        hand_dropout_frames=data.hand_dropout_frames,
     )
 
 
@@ -298,7 +299,7 @@ class SentenceData:
 
     def fixed(self, split: str, condition: Condition | None = None) -> list[Example]:
         """The dev or test sentences (the same every time); ``condition``: the same sentences
-        as another webcam or signer shows them (:mod:`training.conditions`; e.g. ``mirrored``:
+        as another webcam or signer shows them (:mod:`training.data.conditions`; e.g. ``mirrored``:
         a mirrored webcam or a left-handed signer)."""
         key = split if condition is None else f"{split}-{condition.name}"
         if key not in self._cache:

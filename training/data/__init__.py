@@ -1,0 +1,1 @@
+"""Data for training: datasets, splits, augmentation, sentence synthesis."""
