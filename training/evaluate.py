@@ -43,7 +43,8 @@ __all__ = [
 DEFAULT_ALPHAS = (0.0, 0.25, 0.5, 1.0, 1.5)
 FloatArray = npt.NDArray[np.float32]
 # per example: log-probs (T, C) and, for a model with a rejector, embeddings (T, H)
-OutputFn = Callable[[Sequence[Example]], list[tuple[FloatArray, FloatArray | None]]]
+Output = tuple[FloatArray, FloatArray | None]
+OutputFn = Callable[[Sequence[Example]], list[Output]]
 
 
 @dataclass(frozen=True)
@@ -216,40 +217,56 @@ def evaluate(
         kept_all = (r.glosses for r in greedy_results)
         report.greedy_no_rejection = corpus_wer(zip(refs, kept_all, strict=True)).as_dict()
     if lm_path is not None:
-        beam = GlossDecoder(
-            vocab, str(lm_path), DecoderConfig(method="beam", beam_width=beam_width, beta=beta)
-        )
-        for alpha in alphas:
-            beam.update(replace(beam.config, alpha=alpha))
-            results = [beam.decode(lp) for lp, _ in outs]
-            hyps = (
-                known_only(r, lp, emb, rejector, vocab).glosses
-                for r, (lp, emb) in zip(results, outs, strict=True)
-            )
-            report.beam[str(alpha)] = corpus_wer(zip(refs, hyps, strict=True)).as_dict()
-            if rejector is not None:  # what rejection costs on known signs
-                kept_all = (r.glosses for r in results)
-                wer = corpus_wer(zip(refs, kept_all, strict=True)).as_dict()
-                report.beam_no_rejection[str(alpha)] = wer
-        report.best_alpha = float(min(report.beam, key=lambda a: float(report.beam[a]["wer"])))
-        beam.close()
+        _beam_sweep(report, outs, refs, vocab, lm_path, alphas, beta, beam_width, rejector)
     if isolated:
-        iso = sentence_data.isolated("test")
-        correct, correct_plain = 0, 0
-        for e, (lp, emb) in zip(iso, loaded.outputs(iso), strict=True):
-            plain = greedy.decode(lp)
-            r = known_only(plain, lp, emb, rejector, vocab)
-            want = e.glosses[0] if e.glosses else ""
-            correct += _isolated_prediction(r) == want
-            correct_plain += _isolated_prediction(plain) == want
-        report.isolated_accuracy = correct / max(1, len(iso))
-        if rejector is not None:
-            report.isolated_accuracy_no_rejection = correct_plain / max(1, len(iso))
-        report.isolated_samples = len(iso)
+        _isolated(report, sentence_data.isolated("test"), loaded, greedy, rejector)
     report.seconds = time.perf_counter() - t0
     if out_json is not None:
         atomic_write_text(out_json, json.dumps(report.to_dict(), indent=1))
     return report
+
+
+def _beam_sweep(
+    report: EvalReport, outs: Sequence[Output], refs: Sequence[list[str]], vocab: Vocabulary,
+    lm_path: str | Path, alphas: Sequence[float], beta: float, beam_width: int,
+    rejector: Rejector | None,
+) -> None:  # fmt: skip
+    """Beam + LM WER for each alpha into ``report`` (and without rejection, with a rejector)."""
+    beam = GlossDecoder(
+        vocab, str(lm_path), DecoderConfig(method="beam", beam_width=beam_width, beta=beta)
+    )
+    for alpha in alphas:
+        beam.update(replace(beam.config, alpha=alpha))
+        results = [beam.decode(lp) for lp, _ in outs]
+        hyps = (
+            known_only(r, lp, emb, rejector, vocab).glosses
+            for r, (lp, emb) in zip(results, outs, strict=True)
+        )
+        report.beam[str(alpha)] = corpus_wer(zip(refs, hyps, strict=True)).as_dict()
+        if rejector is not None:  # what rejection costs on known signs
+            kept_all = (r.glosses for r in results)
+            wer = corpus_wer(zip(refs, kept_all, strict=True)).as_dict()
+            report.beam_no_rejection[str(alpha)] = wer
+    report.best_alpha = float(min(report.beam, key=lambda a: float(report.beam[a]["wer"])))
+    beam.close()
+
+
+def _isolated(
+    report: EvalReport, iso: Sequence[Example], loaded: LoadedModel, greedy: GlossDecoder,
+    rejector: Rejector | None,
+) -> None:  # fmt: skip
+    """Isolated top-1 over the held-out signers' clips into ``report``."""
+    correct, correct_plain = 0, 0
+    for e, (lp, emb) in zip(iso, loaded.outputs(iso), strict=True):
+        plain = greedy.decode(lp)
+        r = known_only(plain, lp, emb, rejector, greedy.vocabulary)
+        want = e.glosses[0] if e.glosses else ""
+        correct += _isolated_prediction(r) == want
+        correct_plain += _isolated_prediction(plain) == want
+    report.isolated_accuracy = correct / max(1, len(iso))
+    if rejector is not None:
+        report.isolated_accuracy_no_rejection = correct_plain / max(1, len(iso))
+    report.isolated_samples = len(iso)
 
 
 def beam_grid(evaluation: dict[str, Any], rejection: bool = True) -> dict[str, dict[str, Any]]:

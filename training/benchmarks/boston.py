@@ -51,7 +51,7 @@ from training.data.sentences import Example, features_of
 from training.importers.boston104 import import_boston104
 from training.lm import LMConfig, build_lm, perplexity
 from training.loop import Loop, LoopState, epoch_seed
-from training.models.base import build_model
+from training.models.base import SequenceModel, build_model
 from training.trainer import ctc_loss, schedule_of
 from training.wer import WerCounts, corpus_wer
 
@@ -255,21 +255,11 @@ def evaluate_boston(
 
 
 # ---------------------------------------------------------------------- training
-def train_boston(
-    config: BostonConfig, resume: bool = False, progress: bool = True
-) -> dict[str, Any]:
-    """Train (or resume), build the LM, evaluate; returns and writes ``results.json``."""
-    t_start = time.perf_counter()
-    if config.num_threads > 0:
-        torch.set_num_threads(config.num_threads)
-    out = Path(config.out)
-    out.mkdir(parents=True, exist_ok=True)
-    data = BostonData(config)
-    spec = data.spec
-    torch.manual_seed(config.seed)
-    model = build_model(
-        config.family, spec.dim, data.vocab.num_classes, config.preset, config.model_overrides
-    )
+def _fit(
+    config: BostonConfig, data: BostonData, model: SequenceModel, out: Path, resume: bool,
+    progress: bool,
+) -> list[dict[str, Any]]:  # fmt: skip
+    """Train ``model`` on the loop (resuming ``out/last.pt``); the epochs' history."""
     train_config = config.train_config()
     steps_per_epoch = math.ceil(len(data.train) * config.copies / config.batch_size)
     # every epoch runs (no early stop): the best dev WER's checkpoint is the one tested
@@ -309,7 +299,25 @@ def train_boston(
     state = loop.run(
         epoch_batches, loss, state, evaluate=dev_wer, save=save, log=print if progress else None
     )
-    history = state.history
+    return state.history
+
+
+def train_boston(
+    config: BostonConfig, resume: bool = False, progress: bool = True
+) -> dict[str, Any]:
+    """Train (or resume), build the LM, evaluate; returns and writes ``results.json``."""
+    t_start = time.perf_counter()
+    if config.num_threads > 0:
+        torch.set_num_threads(config.num_threads)
+    out = Path(config.out)
+    out.mkdir(parents=True, exist_ok=True)
+    data = BostonData(config)
+    spec = data.spec
+    torch.manual_seed(config.seed)
+    model = build_model(
+        config.family, spec.dim, data.vocab.num_classes, config.preset, config.model_overrides
+    )
+    history = _fit(config, data, model, out, resume, progress)
     train_seconds = sum(r["seconds"] for r in history)
 
     best = torch.load(out / "best.pt", map_location="cpu", weights_only=False)

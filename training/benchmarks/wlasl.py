@@ -220,27 +220,16 @@ def _logits(model: nn.Module, features: Sequence[npt.NDArray[np.float32]]) -> to
     return torch.cat(out)
 
 
-def _train_fold(
-    config: WlaslConfig,
-    clips: Sequence[WlaslClip],
-    split: WlaslSplit,
-    glosses: list[str],
-    fold: int,
-    progress: bool,
-) -> dict[str, Any]:
+def _fit_fold(
+    config: WlaslConfig, clips: Sequence[WlaslClip], split: WlaslSplit, glosses: list[str],
+    fold: int, seqs: dict[int, LandmarkSequence], model: PooledClassifier, progress: bool,
+) -> tuple[list[dict[str, Any]], int]:  # fmt: skip
+    """Train one fold's classifier on the loop (resuming its ``last.pt``): the history and
+    the epoch it resumed from."""
     out = Path(config.out) / f"fold{fold}"
-    out.mkdir(parents=True, exist_ok=True)
-    done = out / RESULTS_FILE
-    if done.exists():  # a resumed run keeps finished folds
-        return json.loads(done.read_text())  # type: ignore[no-any-return]
     spec = config.feature_spec
     label = {g: i for i, g in enumerate(glosses)}
-    seqs = {i: _sequence(clips[i]) for i in (*split.train, *split.test)}
-    test_x = [compute_features(seqs[i], spec).values for i in split.test]
-    test_y = torch.tensor([label[clips[i].gloss] for i in split.test])
-    torch.manual_seed(config.seed * 31 + fold)
-    encoder = build_model(config.family, spec.dim, 2, config.preset, config.model_overrides)
-    model = PooledClassifier(encoder, len(glosses))
+    encoder = model.encoder
     steps = math.ceil(len(split.train) * config.copies / config.batch_size)
     schedule = Schedule(
         epochs=config.epochs, lr=config.lr, weight_decay=config.weight_decay,
@@ -299,9 +288,33 @@ def _train_fold(
         if progress and state.epoch % 10 == 0:
             print(f"fold {fold} {line}", flush=True)
 
-    t_fold = time.perf_counter()
     state = loop.run(epoch_batches, loss, state, save=save, log=log)
-    history = state.history
+    return state.history, start
+
+
+def _train_fold(
+    config: WlaslConfig,
+    clips: Sequence[WlaslClip],
+    split: WlaslSplit,
+    glosses: list[str],
+    fold: int,
+    progress: bool,
+) -> dict[str, Any]:
+    out = Path(config.out) / f"fold{fold}"
+    out.mkdir(parents=True, exist_ok=True)
+    done = out / RESULTS_FILE
+    if done.exists():  # a resumed run keeps finished folds
+        return json.loads(done.read_text())  # type: ignore[no-any-return]
+    spec = config.feature_spec
+    label = {g: i for i, g in enumerate(glosses)}
+    seqs = {i: _sequence(clips[i]) for i in (*split.train, *split.test)}
+    test_x = [compute_features(seqs[i], spec).values for i in split.test]
+    test_y = torch.tensor([label[clips[i].gloss] for i in split.test])
+    torch.manual_seed(config.seed * 31 + fold)
+    encoder = build_model(config.family, spec.dim, 2, config.preset, config.model_overrides)
+    model = PooledClassifier(encoder, len(glosses))
+    t_fold = time.perf_counter()
+    history, start = _fit_fold(config, clips, split, glosses, fold, seqs, model, progress)
     logits = _logits(model, test_x)
     top5 = logits.topk(min(5, logits.shape[1]), dim=1).indices
     correct1 = (top5[:, 0] == test_y).tolist()
