@@ -99,3 +99,23 @@ def test_cli_starts_without_torch() -> None:
         [sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True
     )
     assert out.stdout.strip().splitlines()[-1] == "False"
+
+
+MAX_MODULE_LINES = 600
+MAX_FUNCTION_LINES = 80
+
+
+def test_training_modules_and_functions_stay_short_enough_to_read() -> None:
+    """No module of training/ over 600 lines, no function over 80 (issue 18's bar)."""
+    too_long = []
+    for f in sorted((REPO / "training").rglob("*.py")):
+        src = f.read_text("utf-8")
+        name = str(f.relative_to(REPO))
+        if src.count("\n") > MAX_MODULE_LINES:
+            too_long.append(f"{name}: {src.count(chr(10))} lines")
+        for node in ast.walk(ast.parse(src)):
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                n = (node.end_lineno or node.lineno) - node.lineno + 1
+                if n > MAX_FUNCTION_LINES:
+                    too_long.append(f"{name}: {node.name}() {n} lines")
+    assert not too_long, f"split these: {too_long}"

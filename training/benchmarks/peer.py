@@ -7,7 +7,9 @@ isolated samples our CTC models are built from: the train signers' samples for t
 the dev share), the held-out signers' samples for the test.
 
 Its input is not our feature pipeline on purpose: that is the point of the comparison (the
-tutorial model on raw coordinates is what users have today).
+tutorial model on raw coordinates is what users have today). For the same reason it keeps the
+tutorials' own Keras-style loop (constant-rate Adam, no clipping, best dev epoch kept in memory)
+rather than :mod:`training.loop`, which every model of ours trains with.
 """
 
 from __future__ import annotations
