@@ -61,7 +61,7 @@ from engine.landmarks import LandmarkSequence  # noqa: E402
 from engine.model import OnnxModel, read_model_info  # noqa: E402
 from engine.pipeline import Pipeline, PipelineConfig, Recognizer  # noqa: E402
 from engine.sources import replay_sequences  # noqa: E402
-from engine.stitching import joined, run_windowed, split_joined  # noqa: E402
+from engine.stitching import run_windowed  # noqa: E402
 from engine.streaming import StreamingConfig, StreamingDecoder  # noqa: E402
 from training.data.grammar import load_grammar  # noqa: E402
 from training.data.synthesis import (  # noqa: E402
@@ -189,21 +189,30 @@ def per_minute(count: int, frames: int, fps: float) -> float:
 
 
 # ---------------------------------------------------------------------- offline
+def _embeddings(rec: Recognizer, x: np.ndarray) -> np.ndarray:
+    emb = rec.model.infer(x)[1]
+    assert emb is not None, "a model with a rejector has embeddings"
+    return emb
+
+
 def offline_glosses(
     rec: Recognizer, seqs: Sequence[LandmarkSequence], stitched: bool
 ) -> list[list[str]]:
     """Each sentence decoded whole by the same decoder: the model on the whole sequence at
     once (``stitched=False``, the recipe's evaluation) or through the live windows."""
     info = rec.info
-    c = info.vocabulary.num_classes
     out = []
     for seq in seqs:
         feats = compute_features(seq, info.feature_spec).values
-        if stitched:  # embeddings (if any) stitched with their frames, as the Recognizer does
-            both = run_windowed(
-                lambda x: joined(*rec.model.infer(x)), feats, info.window, rec.hop, info.lookahead
+        if stitched:  # embeddings (if any) stitched like their frames, as the Recognizer does
+            lp = run_windowed(
+                lambda x: rec.model.infer(x)[0], feats, info.window, rec.hop, info.lookahead
             )
-            lp, emb = split_joined(both, c)
+            emb = None
+            if info.rejector is not None:
+                emb = run_windowed(
+                    lambda x: _embeddings(rec, x), feats, info.window, rec.hop, info.lookahead
+                )
         else:
             lp, emb = rec.model.infer(feats)
         result = rec.decoder.decode(lp)

@@ -49,9 +49,10 @@ from engine.features import compute_features
 from engine.handedness import HandednessTracker
 from engine.landmarks import BoolArray, FloatArray, LandmarkSequence
 from engine.model import OnnxModel
+from engine.rejection import RejectionStage
 from engine.resample import StreamResampler, fill_gaps
 from engine.sources import Source, SourceConfig, open_source
-from engine.stitching import PosteriorStitcher, joined, split_joined
+from engine.stitching import PosteriorStitcher
 from engine.streaming import StreamingConfig, StreamingDecoder
 
 __all__ = ["Pipeline", "PipelineConfig", "Recognizer", "run_source"]
@@ -135,8 +136,23 @@ class Recognizer:
         if not 0 < self.hop <= self.info.window:
             raise ValueError(f"hop must be in 1..{self.info.window} (the window), got {self.hop}")
         self.stitcher = PosteriorStitcher(self.info.window, self.hop, self.info.lookahead)
+        # only a model that rejects unknown signs has embeddings to keep
+        self.rejection = (
+            None
+            if self.info.rejector is None
+            else RejectionStage(
+                self.info.rejector,
+                self.info.vocabulary,
+                self.info.window,
+                self.hop,
+                self.info.lookahead,
+            )
+        )
         self.streaming = StreamingDecoder(
-            self.decoder, streaming, context=context, rejector=self.info.rejector
+            self.decoder,
+            streaming,
+            context=context,
+            gloss_filter=None if self.rejection is None else self.rejection.known,
         )
         self.resampler = StreamResampler(self.info.fps)
         self.window: deque[tuple[float, FloatArray, BoolArray]] = deque(maxlen=self.info.window)
@@ -156,6 +172,8 @@ class Recognizer:
         """Ready for a new stream. The LM context and the signing hand are kept (the same
         person signs on) unless ``new_source``: another video or camera, maybe another person."""
         self.stitcher.reset()
+        if self.rejection is not None:
+            self.rejection.reset()
         self.streaming.reset(keep_context=not new_source)
         if new_source and self.handedness is not None:
             self.handedness.reset()
@@ -202,13 +220,16 @@ class Recognizer:
             hands = _hands_after_gap_fill(seq, self.info.feature_spec.max_gap_s)
             log_probs = np.where(hands[:, None], log_probs, _BLANK_ROW[: log_probs.shape[1]])
         t2 = time.perf_counter()
-        stream = joined(log_probs, embeddings)
+        if self.rejection is not None:  # before the decoder asks about these frames
+            self.rejection.push(embeddings, start, len(log_probs), final)
         first, frames = (
-            self.stitcher.flush(stream, start) if final else self.stitcher.push(stream, start)
+            self.stitcher.flush(log_probs, start) if final else self.stitcher.push(log_probs, start)
         )
-        events = self.streaming.push(first, *split_joined(frames, log_probs.shape[1]))
+        events = self.streaming.push(first, frames)
         if final:
             events += self.streaming.flush()
+        if self.rejection is not None:
+            self.rejection.forget_before(self.streaming.segment_start)
         t3 = time.perf_counter()
         stage_ms["features"] = 1000 * (t1 - t0)
         stage_ms["model"] = 1000 * (t2 - t1)

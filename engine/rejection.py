@@ -19,6 +19,11 @@ A decoded gloss's embedding is the mean over its frames (:func:`gloss_frames`); 
 signs (whitened too, in the model's metadata); glosses farther than ``threshold`` are
 rejected. The threshold is calibrated in training on signs of another vocabulary that no test
 uses (training/rejection.py).
+
+In the live engine, :class:`RejectionStage` runs beside the streaming decoder (only for a model
+that has a rejector): it stitches the embeddings of the model's overlapping windows the way the
+log-probs are stitched and is the decoder's gloss filter
+(:class:`~engine.streaming.GlossFilter`).
 """
 
 from __future__ import annotations
@@ -31,9 +36,11 @@ import numpy as np
 import numpy.typing as npt
 
 from engine.decoder import DecodeResult
+from engine.errors import DecoderError
+from engine.stitching import PosteriorStitcher
 from engine.vocabulary import Vocabulary
 
-__all__ = ["METADATA_KEY", "Rejector", "gloss_frames"]
+__all__ = ["METADATA_KEY", "RejectionStage", "Rejector", "gloss_frames"]
 
 METADATA_KEY = "rejection"  # ONNX metadata: Rejector JSON
 
@@ -129,3 +136,106 @@ class Rejector:
             confidences=tuple(result.confidences[i] for i in keep),
             spans=tuple(result.spans[i] for i in keep),
         )
+
+
+class RejectionStage:
+    """A :class:`Rejector` beside the streaming decoder: keeps the model's embeddings of the
+    stream's frames and tells the decoder which of its decoded glosses are known.
+
+    ``window``/``hop``/``lookahead``: those of the log-prob stitcher. Its own
+    :class:`~engine.stitching.PosteriorStitcher` of the same geometry keeps each frame's
+    embedding from the same window as the log-probs the decoder gets for it.
+
+    Per model window: :meth:`push` its embeddings before the decoder gets the window's frames;
+    :meth:`known` is the decoder's ``gloss_filter``; after the decoder's push,
+    :meth:`forget_before` its ``segment_start``, so the frames kept stay those of the open
+    segment. Not thread-safe: one engine thread owns it.
+    """
+
+    def __init__(
+        self,
+        rejector: Rejector,
+        vocabulary: Vocabulary,
+        window: int,
+        hop: int,
+        lookahead: int | None,
+    ) -> None:
+        self.rejector = rejector
+        self.vocabulary = vocabulary
+        self._stitcher = PosteriorStitcher(window, hop, lookahead)
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget the stream (a new source, a swapped model)."""
+        self._stitcher.reset()
+        self._emb: FloatArray = np.zeros((0, self.rejector.dim), np.float32)  # (n, H)
+        self._start = 0  # stream index of the first frame in _emb
+        # the stitcher was flushed (or never pushed): the next frames start a new stream
+        self._new_stream = True
+
+    @property
+    def frames(self) -> tuple[int, int]:
+        """Stream frames ``[start, end)`` whose embeddings are kept."""
+        return self._start, self._start + len(self._emb)
+
+    def push(
+        self,
+        embeddings: FloatArray | None,
+        start_frame: int,
+        num_frames: int,
+        final: bool = False,
+    ) -> None:
+        """Take the model's embeddings ``(T, H)`` of the window that starts at stream frame
+        ``start_frame``; ``num_frames``: the window's log-prob frames ``T``. ``final``: the
+        stream's last window (the log-prob stitcher is flushed with it): the next push may
+        start a new stream anywhere."""
+        if embeddings is None:
+            raise DecoderError("this model rejects unknown signs: push its embeddings too")
+        emb = np.asarray(embeddings, np.float32)
+        if emb.shape != (num_frames, self.rejector.dim):
+            raise DecoderError(
+                f"expected embeddings of shape ({num_frames}, {self.rejector.dim}), got {emb.shape}"
+            )
+        start, frames = (
+            self._stitcher.flush(emb, start_frame)
+            if final
+            else self._stitcher.push(emb, start_frame)
+        )
+        # only the frames the decoder gets: a window's other frames are never read
+        if not np.isfinite(frames).all():
+            raise DecoderError("embeddings contain NaN or inf (a broken model output)")
+        if self._new_stream:
+            self._emb, self._start = frames, start
+            self._new_stream = False
+        else:  # the stitcher continues exactly where its previous chunk ended
+            self._emb = np.concatenate([self._emb, frames])
+        if final:
+            self._new_stream = True
+
+    def embeddings(self, start_frame: int, count: int) -> FloatArray:
+        """``(count, H)``: the kept embeddings of stream frames ``start_frame ..
+        start_frame + count - 1``."""
+        lo = start_frame - self._start
+        if lo < 0 or count < 0 or lo + count > len(self._emb):
+            start, end = self.frames
+            raise DecoderError(
+                f"no embeddings of frames {start_frame}..{start_frame + count - 1} "
+                f"(kept: {start}..{end - 1}); push every window here before the decoder"
+            )
+        return self._emb[lo : lo + count]
+
+    def known(
+        self, result: DecodeResult, log_probs: FloatArray, start_frame: int, /
+    ) -> tuple[bool, ...]:
+        """The decoder's gloss filter: for each gloss of ``result``, decoded from
+        ``log_probs`` ``(n, C)`` of stream frames ``start_frame ..``, whether it is near a
+        sign the model was trained on (:meth:`Rejector.known`)."""
+        emb = self.embeddings(start_frame, len(log_probs))
+        return self.rejector.known(result, log_probs, emb, self.vocabulary)
+
+    def forget_before(self, frame: int) -> None:
+        """Drop the embeddings of stream frames before ``frame`` (the decoder committed
+        them)."""
+        drop = min(max(0, frame - self._start), len(self._emb))
+        self._emb = self._emb[drop:]
+        self._start += drop

@@ -41,9 +41,7 @@ import numpy.typing as npt
 __all__ = [
     "Chunk",
     "PosteriorStitcher",
-    "joined",
     "run_windowed",
-    "split_joined",
     "window_starts",
 ]
 
@@ -237,16 +235,3 @@ def run_windowed(
     parts = [stitcher.push(model(features[s : s + window]), s).log_probs for s in starts]
     parts.append(stitcher.flush().log_probs)
     return np.concatenate(parts, axis=0)
-
-
-def joined(log_probs: FloatArray, embeddings: FloatArray | None) -> FloatArray:
-    """``(T, C + H)``: a model's embeddings (if any) beside their frames' log-probs, so that
-    one stitcher keeps each frame's embedding from the same window as its log-probs."""
-    return log_probs if embeddings is None else np.concatenate([log_probs, embeddings], axis=1)
-
-
-def split_joined(frames: FloatArray, classes: int) -> tuple[FloatArray, FloatArray | None]:
-    """:func:`joined` undone: ``(log_probs (n, classes), embeddings (n, H) or None)``."""
-    if frames.shape[1] == classes:
-        return frames, None
-    return frames[:, :classes], frames[:, classes:]

@@ -32,10 +32,11 @@ frame, a long segment exactly ``max_segment_frames`` after its start), and leadi
 are trimmed relative to the first active frame. Feeding the stream in any chunk sizes
 therefore commits the same glosses as feeding it at once (tested).
 
-Unknown signs: with a :class:`~engine.rejection.Rejector` (a model that has one), every push
-also gives the model's embeddings of its frames, and a decoded gloss whose frames are far from
-every sign the model was trained on is dropped like one below ``min_confidence``: neither
-shown, committed nor LM context.
+Filtered glosses: a :class:`GlossFilter` (optional) is asked, for every decode of the open
+segment, which of its glosses to keep; a gloss it drops is dropped like one below
+``min_confidence``: neither shown, committed nor LM context. A model that rejects unknown signs
+has one beside the decoder (:class:`~engine.rejection.RejectionStage`, which keeps the model's
+embeddings of the stream); the decoder itself sees log-probs only.
 
 The LM context carries across commits: every decode gets the glosses committed so far as
 ``context`` (the LM conditions on their last ``order - 1``). Partials and commits decode with
@@ -50,7 +51,7 @@ import math
 from collections import deque
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -58,13 +59,13 @@ import numpy.typing as npt
 from engine.decoder import DecodeResult, GlossDecoder
 from engine.errors import DecoderError
 from engine.events import GlossEvent, GlossEventKind
-from engine.rejection import Rejector
 from engine.vocabulary import BLANK
 
 __all__ = [
     "DEFAULT_MAX_SEGMENT_S",
     "DEFAULT_PAUSE_S",
     "MAX_CONTEXT",
+    "GlossFilter",
     "StreamingConfig",
     "StreamingDecoder",
 ]
@@ -156,6 +157,19 @@ class StreamingConfig:
         return max(1, round(self.settle_s * self.fps)) if self.settle_s > 0 else 0
 
 
+class GlossFilter(Protocol):
+    """Which glosses of a decode of the open segment to keep (besides ``min_confidence``),
+    e.g. :meth:`engine.rejection.RejectionStage.known`."""
+
+    def __call__(
+        self, result: DecodeResult, log_probs: FloatArray, start_frame: int, /
+    ) -> Sequence[bool]:
+        """For each gloss of ``result``, decoded from ``log_probs`` ``(n, C)`` (the open
+        segment's first ``n`` frames, at stream frames ``start_frame ..
+        start_frame + n - 1``), whether to keep it."""
+        ...
+
+
 _EMPTY_SPANS: tuple[tuple[int, int], ...] = ()
 
 
@@ -165,8 +179,8 @@ class StreamingDecoder:
     ``decoder``: decodes segments (its configuration may change live through
     ``decoder.update``). ``start_time``: seconds of stream frame 0 on the source's clock.
     ``context``: glosses committed before (e.g. by the decoder of a model swapped out).
-    ``rejector``: drops glosses of signs the model does not know (pushes then need the
-    model's embeddings). Not thread-safe: one engine thread owns it.
+    ``gloss_filter``: drops the glosses it does not keep (e.g. signs the model does not know).
+    Not thread-safe: one engine thread owns it.
     """
 
     def __init__(
@@ -175,10 +189,10 @@ class StreamingDecoder:
         config: StreamingConfig | None = None,
         start_time: float = 0.0,
         context: Iterable[str] = (),
-        rejector: Rejector | None = None,
+        gloss_filter: GlossFilter | None = None,
     ) -> None:
         self.decoder = decoder
-        self.rejector = rejector
+        self.gloss_filter = gloss_filter
         self._config = config or StreamingConfig()
         self.start_time = start_time
         self._num_classes = decoder.vocabulary.num_classes
@@ -188,8 +202,6 @@ class StreamingDecoder:
     def _clear_segment(self) -> None:
         self._seg: FloatArray = np.zeros((0, self._num_classes), np.float32)  # (n, C)
         self._idle: npt.NDArray[np.bool_] = np.zeros(0, bool)  # (n,)
-        dim = 0 if self.rejector is None else self.rejector.dim
-        self._emb: FloatArray = np.zeros((0, dim), np.float32)  # (n, H) with a rejector
         self._seg_start = 0  # stream index of the open segment's first frame
         self._expected: int | None = None  # stream index the next push must start at
         # class of a gloss committed while still running: its continuation is dropped
@@ -231,14 +243,10 @@ class StreamingDecoder:
             self.start_time = start_time
 
     # ------------------------------------------------------------------ streaming
-    def push(
-        self, start_frame: int, frames: FloatArray, embeddings: FloatArray | None = None
-    ) -> list[GlossEvent]:
+    def push(self, start_frame: int, frames: FloatArray) -> list[GlossEvent]:
         """Append final frames ``start_frame .. start_frame + n - 1`` of the stitched stream.
 
-        ``frames``: ``(n, C) float`` log-probs (n may be 0); ``embeddings``: the model's
-        ``(n, H)`` embeddings of the same frames, needed with a rejector (ignored without one).
-        Pushes must be contiguous (each
+        ``frames``: ``(n, C) float`` log-probs (n may be 0). Pushes must be contiguous (each
         starts where the previous ended; the first one anywhere). Returns the events, in stream
         order: commits (possibly several), then the partial of the open segment (when it
         changed, or always with ``emit_unchanged_partials``).
@@ -252,7 +260,6 @@ class StreamingDecoder:
         if np.isnan(lp).any() or (lp == np.inf).any():
             # refused before it enters the segment, which every later decode would choke on
             raise DecoderError("log-probabilities contain NaN or +inf (a broken model output)")
-        emb = self._check_embeddings(embeddings, len(lp))
         if self._expected is None:
             self._seg_start = start_frame
         elif start_frame != self._expected:
@@ -265,8 +272,6 @@ class StreamingDecoder:
             threshold = math.log(self._config.idle_blank_prob)
             self._seg = np.concatenate([self._seg, lp.astype(np.float32, copy=False)])
             self._idle = np.concatenate([self._idle, lp[:, BLANK] >= threshold])
-            if emb is not None:
-                self._emb = np.concatenate([self._emb, emb])
         events = self._commit_ready()
         partial = self._partial_event(force=self._config.emit_unchanged_partials)
         if partial is not None:
@@ -294,20 +299,6 @@ class StreamingDecoder:
         return events
 
     # ------------------------------------------------------------------ internals
-    def _check_embeddings(self, embeddings: FloatArray | None, n: int) -> FloatArray | None:
-        if self.rejector is None:
-            return None
-        if embeddings is None:
-            raise DecoderError("this model rejects unknown signs: push its embeddings too")
-        emb = np.asarray(embeddings, np.float32)
-        if emb.shape != (n, self.rejector.dim):
-            raise DecoderError(
-                f"expected embeddings of shape ({n}, {self.rejector.dim}), got {emb.shape}"
-            )
-        if not np.isfinite(emb).all():
-            raise DecoderError("embeddings contain NaN or inf (a broken model output)")
-        return emb
-
     def _commit_ready(self) -> list[GlossEvent]:
         """Commit every pause and every overlong stretch in the open segment, in order."""
         events: list[GlossEvent] = []
@@ -408,15 +399,13 @@ class StreamingDecoder:
 
     def _keep(self, result: DecodeResult, count: int | None) -> list[int]:
         """Indices of the first ``count`` (None: all) glosses that pass ``min_confidence``
-        and the rejector."""
+        and the gloss filter."""
         n = len(result.glosses) if count is None else count
         floor = self._config.min_confidence
         known = (
             (True,) * len(result.glosses)
-            if self.rejector is None
-            else self.rejector.known(
-                result, self._seg[: result.num_frames], self._emb, self.decoder.vocabulary
-            )
+            if self.gloss_filter is None
+            else self.gloss_filter(result, self._seg[: result.num_frames], self._seg_start)
         )
         return [i for i in range(n) if result.confidences[i] >= floor and known[i]]
 
@@ -457,8 +446,6 @@ class StreamingDecoder:
         """Remove the first ``count`` frames of the open segment."""
         self._seg = self._seg[count:]
         self._idle = self._idle[count:]
-        if self.rejector is not None:
-            self._emb = self._emb[count:]
         self._seg_start += count
 
     def _seconds(self, frame: int) -> float:

@@ -15,7 +15,8 @@ import torch
 from engine.decoder import GlossDecoder
 from engine.errors import DecoderError, ModelLoadError
 from engine.model import EMBEDDING_NAME, OnnxModel, read_model_info
-from engine.rejection import Rejector, gloss_frames
+from engine.rejection import RejectionStage, Rejector, gloss_frames
+from engine.stitching import PosteriorStitcher, window_starts
 from engine.streaming import StreamingConfig, StreamingDecoder
 from engine.vocabulary import Vocabulary
 from tests.conftest import _sign, tiny_config
@@ -61,34 +62,80 @@ def test_rejector_distance_json_and_known() -> None:
     assert REJECTOR.known(result, lp, emb, VOCAB) == (True, False)
 
 
-def test_streaming_drops_unknown_glosses_and_needs_embeddings() -> None:
+def _replay(
+    lp: np.ndarray, emb: np.ndarray, window: int, hop: int, lookahead: int | None
+) -> tuple[list, StreamingDecoder, RejectionStage]:
+    """The stream ``lp``/``emb`` through model windows as the Recognizer runs them (an
+    identity model): the rejection stage beside the stitcher and the streaming decoder."""
     config = StreamingConfig(fps=10, pause_s=0.3, max_segment_s=5.0)
+    stage = RejectionStage(REJECTOR, VOCAB, window, hop, lookahead)
+    stitcher = PosteriorStitcher(window, hop, lookahead)
+    sd = StreamingDecoder(GlossDecoder(VOCAB), config, gloss_filter=stage.known)
+    events: list = []
+    starts = window_starts(len(lp), window, hop)
+    for i, s in enumerate(starts):
+        final = i == len(starts) - 1
+        stage.push(emb[s : s + window], s, len(lp[s : s + window]), final)
+        w = lp[s : s + window]
+        first, frames = stitcher.flush(w, s) if final else stitcher.push(w, s)
+        events += sd.push(first, frames)
+        if final:
+            events += sd.flush()
+        stage.forget_before(sd.segment_start)
+    return events, sd, stage
+
+
+def test_rejection_stage_drops_unknown_glosses_beside_the_decoder() -> None:
     classes = [0, 1, 1, 0, 0, 0, 0, 2, 2, 0, 0, 0, 0, 1, 0, 0, 0, 0]
     emb = np.stack([FAR if 7 <= i <= 8 else NEAR for i in range(len(classes))])
     lp = _frames(classes)
+    config = StreamingConfig(fps=10, pause_s=0.3, max_segment_s=5.0)
     plain = StreamingDecoder(GlossDecoder(VOCAB), config)
     committed = [
         g for e in plain.push(0, lp) + plain.flush() if e.kind == "commit" for g in e.glosses
     ]
     assert committed == ["tea", "coffee", "tea"]
-    for chunks in ([len(lp)], [1] * len(lp), [5, 3, 10]):  # chunked as whole: same commits
-        sd = StreamingDecoder(GlossDecoder(VOCAB), config, rejector=REJECTOR)
-        events, start = [], 0
-        for n in chunks:
-            events += sd.push(start, lp[start : start + n], emb[start : start + n])
-            start += n
-        events += sd.flush()
+    for window, hop, lookahead in ((18, 18, None), (6, 1, 2), (8, 3, None), (5, 5, 0)):
+        events, sd, stage = _replay(lp, emb, window, hop, lookahead)
         glosses = [g for e in events if e.kind == "commit" for g in e.glosses]
         assert glosses == ["tea", "tea"]  # "coffee" was signed far from every known sign
         assert all("coffee" not in e.glosses for e in events)  # not even as a partial
         assert sd.context == ("tea", "tea")
-    sd = StreamingDecoder(GlossDecoder(VOCAB), config, rejector=REJECTOR)
+        start, end = stage.frames
+        assert end - start <= len(lp)  # committed frames were forgotten
+    stage = RejectionStage(REJECTOR, VOCAB, 6, 2, 1)
     with pytest.raises(DecoderError, match="embeddings too"):
-        sd.push(0, lp)
+        stage.push(None, 0, 6)
     with pytest.raises(DecoderError, match="shape"):
-        sd.push(0, lp, emb[:, :1])
+        stage.push(emb[:6, :1], 0, 6)
     with pytest.raises(DecoderError, match="NaN"):
-        sd.push(0, lp, np.full_like(emb, np.nan))
+        stage.push(np.full_like(emb[:6], np.nan), 0, 6)
+    with pytest.raises(DecoderError, match="no embeddings of frames"):
+        stage.embeddings(0, 3)  # nothing pushed
+
+
+def test_rejection_stage_keeps_each_frames_embedding_from_its_log_probs_window() -> None:
+    """A model whose outputs depend on where the window starts: each frame's kept embedding
+    carries the same window's offset as the log-probs the stitcher gave the decoder."""
+    rng = np.random.default_rng(0)
+    lp, emb = rng.normal(size=(40, 3)), rng.normal(size=(40, 2))
+    window, hop, lookahead = 16, 4, 2
+    stage = RejectionStage(REJECTOR, VOCAB, window, hop, lookahead)
+    stitcher = PosteriorStitcher(window, hop, lookahead)
+    got = []
+    starts = window_starts(len(lp), window, hop)
+    for i, s in enumerate(starts):
+        final = i == len(starts) - 1
+        stage.push(emb[s : s + window] + s, s, len(lp[s : s + window]), final)
+        w = lp[s : s + window] + s
+        got.append(stitcher.flush(w, s) if final else stitcher.push(w, s))
+    stitched = np.concatenate([c.log_probs for c in got])
+    assert stage.frames == (0, 40)
+    kept = stage.embeddings(0, 40)
+    np.testing.assert_allclose(stitched[:, 0] - lp[:, 0], kept[:, 0] - emb[:, 0], atol=1e-5)
+    stage.forget_before(30)
+    assert stage.frames == (30, 40)
+    np.testing.assert_array_equal(stage.embeddings(30, 10), kept[30:])
 
 
 def test_calibrate_threshold() -> None:

@@ -165,21 +165,3 @@ def test_returned_frames_are_not_views_of_the_window() -> None:
     chunk = st.push(lp, 0)
     lp[:] = 1.0  # the engine may reuse its output buffer
     assert not chunk.log_probs.any()
-
-
-def test_embeddings_joined_to_log_probs_come_back_from_the_same_window() -> None:
-    from engine.stitching import joined, split_joined
-
-    rng = np.random.default_rng(0)
-    lp, emb = rng.normal(size=(40, 5)), rng.normal(size=(40, 3))
-
-    def model(x: np.ndarray) -> np.ndarray:  # each window's outputs depend on where it starts
-        return joined(x[:, :5] + x[0, 0], x[:, 5:] + x[0, 0])
-
-    both = run_windowed(model, np.concatenate([lp, emb], 1), 16, 4, 2)
-    got_lp, got_emb = split_joined(both, 5)
-    assert got_emb is not None and got_lp.shape == (40, 5) and got_emb.shape == (40, 3)
-    # a frame's embedding was shifted by the same window offset as its log-probs
-    np.testing.assert_allclose(got_lp[:, 0] - lp[:, 0], got_emb[:, 0] - emb[:, 0])
-    plain, none = split_joined(joined(lp, None), 5)
-    assert none is None and plain is lp
