@@ -189,7 +189,7 @@ def per_minute(count: int, frames: int, fps: float) -> float:
 
 
 # ---------------------------------------------------------------------- offline
-def _embeddings(rec: Recognizer, x: np.ndarray) -> np.ndarray:
+def _embeddings(rec: Recognizer, x: FloatArray) -> FloatArray:
     emb = rec.model.infer(x)[1]
     assert emb is not None, "a model with a rejector has embeddings"
     return emb
