@@ -9,7 +9,7 @@ clips of held-out signer dmohazab against WLASL-50, Mexican SL and tutorial clip
 once). In a new signer's continuous signing the known glosses lie farther out (neighbouring
 signs are in every frame's context), and a threshold that lets 5% of unknown signs through
 drops half of them: the recipe ships a rejector only where the model generalises better with
-it (docs/TRAINING.md), and today's default has none.
+it (docs/experiments/rejection-threshold.md), and today's default has none.
 
 The distance is the Mahalanobis distance, computed as a Euclidean one: the exported model has a
 second output, ``embedding`` ``(T, H)``, its last hidden layer already multiplied by a

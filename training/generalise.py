@@ -12,7 +12,8 @@
 3. **Out-of-vocabulary rejection**: signs of other vocabularies (WLASL-50's other words,
    Mexican SL, the tutorial's I-LOVE-YOU) must produce nothing. WLASL-50's words are split in
    two: the test uses one half, ``wlasl50-distract`` (the other half) is there for training
-   distractors (measured, not used by the generalist config: docs/TRAINING.md). A gloss's
+   distractors (measured, not used by the generalist config:
+   docs/experiments/training-distractors.md). A gloss's
    posterior cannot tell (it is near 1.0 for known and unknown signs alike); the model's rejector
    (:mod:`engine.rejection`, fitted by :mod:`training.rejection`, :func:`ensure_rejection`)
    drops glosses whose frames are far from every sign it was trained on. Its threshold is
