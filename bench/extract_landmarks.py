@@ -29,16 +29,13 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:  # run as a script from anywhere, without installing
     sys.path.insert(0, str(REPO))
 
+from engine.data_root import data_root  # noqa: E402
 from engine.extractor import ExtractorConfig, HolisticExtractor  # noqa: E402
 from engine.landmarks import GROUPS  # noqa: E402
 from engine.video import VideoReader  # noqa: E402
 from training.importers.videos import VIDEO_SUFFIXES  # noqa: E402
 
 __all__ = ["bench_file", "main"]
-
-
-def data_root() -> Path:
-    return Path(os.environ.get("SIGNSTREAM_DATA", REPO.parent / "shared" / "data"))
 
 
 def bench_file(path: Path, config: ExtractorConfig, max_frames: int | None) -> dict[str, Any]:

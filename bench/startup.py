@@ -28,8 +28,9 @@ from typing import Any  # noqa: E402
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 TARGET_S = 3.0
-DEFAULT_VIDEO = Path(os.environ.get("SIGNSTREAM_DATA", REPO.parent / "shared" / "data"))
-DEFAULT_VIDEO = DEFAULT_VIDEO / "videos" / "FOOTBALL.mp4"
+from engine.data_root import data_root  # noqa: E402
+
+DEFAULT_VIDEO = data_root() / "videos" / "FOOTBALL.mp4"
 
 
 def since_start() -> float:

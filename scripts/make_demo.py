@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,6 +39,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from engine.data_root import data_root  # noqa: E402
 from engine.events import GlossEvent  # noqa: E402
 from engine.features import DEFAULT_ASPECT  # noqa: E402
 from engine.landmarks import LandmarkSequence  # noqa: E402
@@ -126,11 +126,6 @@ CONFIG = SynthesisConfig(
     rotation_degrees=0.0,
     mirror_probability=0.0,
 )
-
-
-def data_root() -> Path:
-    """``$SIGNSTREAM_DATA``, default ``../shared/data`` beside the repository."""
-    return Path(os.environ.get("SIGNSTREAM_DATA", REPO.parent / "shared" / "data"))
 
 
 def load_signer(words: Path, signer: str) -> list[LandmarkSequence]:

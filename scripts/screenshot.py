@@ -24,13 +24,13 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 # a display present (xvfb-run sets DISPLAY): show a real X11 window; else offscreen
 os.environ.setdefault("QT_QPA_PLATFORM", "xcb" if os.environ.get("DISPLAY") else "offscreen")
-DATA = Path(os.environ.get("SIGNSTREAM_DATA", REPO.parent / "shared" / "data"))
-DEFAULT_VIDEO = DATA / "videos" / "FOOTBALL.mp4"
-
 from PySide6.QtCore import QSettings, QTimer  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
 from app.main_window import MainWindow  # noqa: E402
+from engine.data_root import data_root  # noqa: E402
+
+DEFAULT_VIDEO = data_root() / "videos" / "FOOTBALL.mp4"
 
 
 def main() -> int:

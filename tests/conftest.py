@@ -2,21 +2,16 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from engine.data_root import data_root
 from engine.dataset import Dataset
 from engine.landmarks import GROUPS, NUM_POINTS, LandmarkSequence
 
 REPO = Path(__file__).resolve().parents[1]
-
-
-def data_root() -> Path:
-    """``$SIGNSTREAM_DATA``, default ``../shared/data`` beside the repo."""
-    return Path(os.environ.get("SIGNSTREAM_DATA", REPO.parent / "shared" / "data"))
 
 
 @pytest.fixture(scope="session")

@@ -96,11 +96,11 @@ def _add_benchmarks(tsub: Any) -> None:
 def _benchmark(args: argparse.Namespace, overrides: list[str]) -> int:
     """``--key=value`` overrides set fields of BostonConfig / WlaslConfig (TOML literals)."""
     import dataclasses
-    import os
 
+    from engine.data_root import data_root
     from training.config import apply_overrides
 
-    root = Path(args.data_root or os.environ.get("SIGNSTREAM_DATA", "../shared/data"))
+    root = data_root(args.data_root)
     given = {"out": str(args.out), "num_threads": args.threads}
     given |= {k: v for k in ("epochs", "family", "preset") if (v := getattr(args, k)) is not None}
     if args.benchmark == "boston":
@@ -204,26 +204,26 @@ def _add_eval_export_lm(tsub: Any) -> None:
 
 def _reject(args: argparse.Namespace, overrides: list[str]) -> int:
     import json
-    import os
 
-    from training.data.registry import REPO, ensure_datasets
+    from engine.data_root import data_root
+    from training.data.registry import ensure_datasets
     from training.generalise import ensure_rejection
 
-    root = args.data_root or os.environ.get("SIGNSTREAM_DATA", str(REPO.parent / "shared" / "data"))
-    ensure_datasets(Path(root))  # the calibration set of unknown signs
+    root = data_root(args.data_root)
+    ensure_datasets(root)  # the calibration set of unknown signs
     print(json.dumps(ensure_rejection(args.checkpoint), indent=1))
     return 0
 
 
 def _generalise(args: argparse.Namespace, overrides: list[str]) -> int:
     import json
-    import os
 
-    from training.data.registry import ASL_COFFEE_SIGNERS, REPO, ensure_datasets
+    from engine.data_root import data_root
+    from training.data.registry import ASL_COFFEE_SIGNERS, ensure_datasets
     from training.generalise import check_model, leave_one_signer_out
 
-    root = args.data_root or os.environ.get("SIGNSTREAM_DATA", str(REPO.parent / "shared" / "data"))
-    ensure_datasets(Path(root))
+    root = data_root(args.data_root)
+    ensure_datasets(root)
     if args.model is not None:
         print(json.dumps(check_model(args.model).to_dict(), indent=1))
         return 0

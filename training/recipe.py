@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import shutil
 import time
 from dataclasses import dataclass, replace
@@ -39,6 +38,7 @@ from typing import Any
 import numpy as np
 
 from engine.atomic import atomic_write_text
+from engine.data_root import data_root as shared_data
 from engine.dataset import Dataset
 from training.checkpoint import Checkpoint
 from training.config import TrainConfig, load_config
@@ -81,12 +81,6 @@ DEFAULT_MODEL_NAME = "asl-coffee-student"
 GENERALIST = "generalist"  # the row of the generalist config's fold on the recipe's test signer
 TIMING_WINDOW = 64
 TIMING_RUNS = 200
-
-
-def _data_root(given: str | None) -> Path:
-    if given:
-        return Path(given)
-    return Path(os.environ.get("SIGNSTREAM_DATA", str(REPO.parent / "shared" / "data")))
 
 
 def _log(msg: str) -> None:
@@ -220,7 +214,7 @@ def run_recipe(
 
     preset = RECIPE_PRESETS[preset_name]
     work = Path(work)
-    root = _data_root(data_root)
+    root = shared_data(data_root)
     t_start = time.perf_counter()
     data_override = f'data.dataset="{_import_asl_coffee(root)}"'  # 1. data
     base = _config("student", "x", work, preset, data_override)

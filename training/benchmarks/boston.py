@@ -39,6 +39,7 @@ import torch
 from torch import nn
 
 from engine.atomic import atomic_write_text
+from engine.data_root import data_root
 from engine.decoder import DecoderConfig, GlossDecoder
 from engine.features import TRACK_INPUTS, FeatureSpec
 from engine.landmarks import LandmarkSequence
@@ -71,7 +72,8 @@ RESULTS_FILE = "results.json"
 class BostonConfig:
     """One BOSTON-104 run."""
 
-    data_root: str = "../shared/data/boston104"  # the folder of hands_condensed.csv & co.
+    # the folder of hands_condensed.csv & co.
+    data_root: str = field(default_factory=lambda: str(data_root() / "boston104"))
     out: str = "runs/boston"  # run folder: checkpoints, LM, results.json
     family: str = "bilstm_student"  # a family of training.models
     preset: str = "small"  # tiny | small | full

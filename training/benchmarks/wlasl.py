@@ -42,6 +42,7 @@ from torch import nn
 
 from engine.arrayfile import load_npz
 from engine.atomic import atomic_path, atomic_write_text
+from engine.data_root import data_root
 from engine.features import FeatureSpec, compute_features
 from engine.landmarks import LandmarkSequence
 from training.data.augment import AugmentConfig, augment
@@ -73,7 +74,7 @@ RESULTS_FILE = "results.json"
 class WlaslConfig:
     """One WLASL-50 run (all folds)."""
 
-    data: str = "../shared/data/wlasl50/wlasl50.npz"
+    data: str = field(default_factory=lambda: str(data_root() / "wlasl50" / "wlasl50.npz"))
     out: str = "runs/wlasl"
     family: str = "featurei3d"  # encoder family of training.models
     preset: str = "tiny"

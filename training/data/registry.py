@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from engine.data_root import data_root as shared_data
 from engine.dataset import Dataset
 from engine.landmarks import LandmarkSequence
 
@@ -118,8 +119,9 @@ OOV_TEST = (
 )
 
 
-def ensure_datasets(data_root: Path, data_dir: Path = DATA_DIR) -> None:
-    """Import every dataset of ``DATASETS`` that ``data_dir`` lacks (idempotent)."""
+def ensure_datasets(data_root: Path | None = None, data_dir: Path = DATA_DIR) -> None:
+    """Import every dataset of ``DATASETS`` that ``data_dir`` lacks (idempotent); ``data_root``
+    defaults to :func:`engine.data_root.data_root`."""
     from training.importers.base import write_import
     from training.importers.npz_sets import import_npz
 
@@ -127,7 +129,7 @@ def ensure_datasets(data_root: Path, data_dir: Path = DATA_DIR) -> None:
         target = data_dir / d.folder
         if (target / "dataset.json").exists() and len(Dataset(target)) > 0:
             continue
-        src = data_root / d.npz
+        src = shared_data(data_root) / d.npz
         if not src.exists():
             raise FileNotFoundError(f"{src} is missing: set SIGNSTREAM_DATA to the shared data")
         items = import_npz(
