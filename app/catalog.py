@@ -20,6 +20,7 @@ from PySide6.QtCore import QStandardPaths
 from engine.dataset import Dataset
 from engine.errors import SignStreamError
 from engine.model import ModelInfo, read_model_info
+from engine.model_index import MODELS_DIR, lm_beside
 
 __all__ = [
     "MODELS_DIR",
@@ -33,7 +34,6 @@ __all__ = [
 ]
 
 REPO = Path(__file__).resolve().parents[1]
-MODELS_DIR = REPO / "models"
 DATA_DIR_ENV = "SIGNSTREAM_USER_DIR"  # overrides the user data folder (tests, portable installs)
 
 
@@ -61,14 +61,6 @@ def user_data_dir() -> Path:
     if old.is_dir() and all(entry == old for entry in path.iterdir()):
         return old
     return path
-
-
-def lm_beside(model: Path) -> Path | None:
-    """The LM shipped next to a model (same name, .klm or .arpa), if any."""
-    for suffix in (".klm", ".arpa"):
-        if model.with_suffix(suffix).is_file():
-            return model.with_suffix(suffix)
-    return None
 
 
 def checkpoint_for(model: Path) -> Path | None:

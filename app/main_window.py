@@ -59,11 +59,22 @@ from engine.demo import demo_glosses, demo_recordings
 from engine.errors import SignStreamError
 from engine.events import EndEvent, FrameEvent, GlossEvent, StartEvent, StatsEvent
 from engine.model import ModelInfo
+from engine.model_index import default_model
 from engine.streaming import DEFAULT_SETTLE_S, StreamingConfig
 
 __all__ = ["DEFAULT_MODEL", "MainWindow", "lm_beside", "no_display_reason", "run_app"]
 
-DEFAULT_MODEL = MODELS_DIR / "asl-coffee-student.onnx"
+
+def _shipped_default() -> Path | None:
+    """models/index.json's default model; None (the window opens without a model, and the Model
+    menu says why each shipped file was left out) when the index cannot be read."""
+    try:
+        return default_model(MODELS_DIR)
+    except SignStreamError:
+        return None
+
+
+DEFAULT_MODEL = _shipped_default()
 SOURCE_FILTER = "Videos and recordings (*.mp4 *.avi *.mov *.mkv *.webm *.gif *.pose);;All files (*)"
 ALPHAS = (0.0, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0)  # LM weights offered besides the model's own
 BEAM_WIDTHS = (1, 5, 10, 20, 50)
@@ -135,7 +146,7 @@ class MainWindow(QMainWindow):
         if model == "remembered":
             remembered = Path(self.prefs.model) if self.prefs.model else None
             model = remembered if remembered is not None and remembered.is_file() else None
-            model = model or (DEFAULT_MODEL if DEFAULT_MODEL.is_file() else None)
+            model = model or (DEFAULT_MODEL if DEFAULT_MODEL and DEFAULT_MODEL.is_file() else None)
         if model is not None and Path(model).is_file():
             self.load_model(Path(model))
         self._show_status()

@@ -1,6 +1,6 @@
 """Engine speed: the model alone, the decoder per hop, and the whole pipeline. Prints JSON.
 
-    .venv/bin/python bench/engine.py [--model models/asl-coffee-student.onnx] [--lm ...]
+    .venv/bin/python bench/engine.py [--model ONNX (default: models/index.json's)] [--lm ...]
         [--replay DATASET] [--video FILE] [--seconds 20]
 
 * model: ONNX Runtime on the CPU (1 and 2 threads), FP32 and the INT8 copy beside it when
@@ -31,6 +31,7 @@ from engine.decoder import DecoderConfig, GlossDecoder  # noqa: E402
 from engine.events import GlossEvent, StatsEvent  # noqa: E402
 from engine.features import compute_features  # noqa: E402
 from engine.model import OnnxModel  # noqa: E402
+from engine.model_index import default_model, lm_beside  # noqa: E402
 from engine.pipeline import Pipeline, PipelineConfig  # noqa: E402
 from engine.sources import SourceConfig, replay_sequences  # noqa: E402
 
@@ -119,15 +120,14 @@ def pipeline_run(config: PipelineConfig, source: Any, seconds: float) -> dict[st
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--model", type=Path, default=REPO / "models" / "asl-coffee-student.onnx")
+    ap.add_argument("--model", type=Path, default=default_model())
     ap.add_argument("--lm", default=None, help="default: the model's .arpa")
     ap.add_argument("--replay", type=Path, default=None, help="dataset of sentences to replay")
     ap.add_argument("--video", type=Path, default=None)
     ap.add_argument("--seconds", type=float, default=20.0)
     args = ap.parse_args()
-    lm = args.lm or (
-        str(args.model.with_suffix(".arpa")) if args.model.with_suffix(".arpa").exists() else None
-    )
+    beside = lm_beside(args.model)
+    lm = args.lm or (str(beside) if beside is not None else None)
     result: dict[str, Any] = {"model": str(args.model), "cpu_count": os.cpu_count()}
     result["model_ms_per_window"] = model_speed(args.model)
     if args.replay is not None:

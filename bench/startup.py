@@ -1,6 +1,6 @@
 """Start-up time: from launch to the first processed frame, with the default model (CPU here).
 
-    .venv/bin/python bench/startup.py [--video FILE] [--model models/asl-coffee-student.onnx]
+    .venv/bin/python bench/startup.py [--video FILE] [--model ONNX (default: models/index.json's)]
 
 Measured the way a user meets it, in one fresh process: Python imports, the app window (Qt
 offscreen), the model and its LM loaded, the source opened, MediaPipe built, and the first
@@ -29,6 +29,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 TARGET_S = 3.0
 from engine.data_root import data_root  # noqa: E402
+from engine.model_index import default_model  # noqa: E402
 
 DEFAULT_VIDEO = data_root() / "videos" / "FOOTBALL.mp4"
 
@@ -40,7 +41,7 @@ def since_start() -> float:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--video", type=Path, default=DEFAULT_VIDEO, help="stands in for a camera")
-    ap.add_argument("--model", type=Path, default=REPO / "models" / "asl-coffee-student.onnx")
+    ap.add_argument("--model", type=Path, default=default_model())
     ap.add_argument("--timeout", type=float, default=60.0)
     args = ap.parse_args()
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")

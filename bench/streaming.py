@@ -1,6 +1,6 @@
 """Streaming quality and cost on REAL held-out-signer replays: JSON, and docs/STREAMING.md.
 
-    .venv/bin/python bench/streaming.py [--model models/asl-coffee-student.onnx] [--lm ...]
+    .venv/bin/python bench/streaming.py [--model ONNX (default: models/index.json's)] [--lm ...]
         [--sentences 100] [--soak-minutes 30] [--markdown docs/STREAMING.md] [--skip soak,...]
 
 Data: the held-out signer's (``dmohazab``, never seen in training) asl-coffee samples from
@@ -59,6 +59,7 @@ from engine.extractor import FrameLandmarks  # noqa: E402
 from engine.features import compute_features  # noqa: E402
 from engine.landmarks import LandmarkSequence  # noqa: E402
 from engine.model import OnnxModel, read_model_info  # noqa: E402
+from engine.model_index import default_model, lm_beside  # noqa: E402
 from engine.pipeline import Pipeline, PipelineConfig, Recognizer  # noqa: E402
 from engine.sources import replay_sequences  # noqa: E402
 from engine.stitching import run_windowed  # noqa: E402
@@ -74,7 +75,6 @@ from training.wer import corpus_wer  # noqa: E402
 
 FloatArray = npt.NDArray[np.float32]
 
-DEFAULT_MODEL = REPO / "models" / "asl-coffee-student.onnx"
 DEFAULT_DATA = REPO / "data" / "asl-coffee"
 DEFAULT_PEER = REPO / "runs" / "recipe" / "peer" / "peer.onnx"
 GRAMMAR = REPO / "training" / "configs" / "coffee.grammar"
@@ -619,7 +619,7 @@ def markdown(r: dict[str, Any]) -> str:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--model", type=Path, default=DEFAULT_MODEL)
+    ap.add_argument("--model", type=Path, default=default_model())
     ap.add_argument("--lm", default=None, help="default: the model's .arpa")
     ap.add_argument("--data", type=Path, default=DEFAULT_DATA)
     ap.add_argument("--peer", type=Path, default=DEFAULT_PEER)
@@ -634,9 +634,8 @@ def main() -> int:
     ap.add_argument("--skip", default="", help="comma list of: rules, tutorial, decoder, soak")
     args = ap.parse_args()
     skip = set(filter(None, args.skip.split(",")))
-    lm = args.lm or (
-        str(args.model.with_suffix(".arpa")) if args.model.with_suffix(".arpa").exists() else None
-    )
+    beside = lm_beside(args.model)
+    lm = args.lm or (str(beside) if beside is not None else None)
     info = read_model_info(args.model)
     signers = list(info.heldout.get("signers") or ["dmohazab"])
     _ds, pool, _idle = held_out_pool(args.data, signers)

@@ -46,6 +46,7 @@ from pyctcdecode.decoder import BeamSearchDecoderCTC
 from pyctcdecode.language_model import LanguageModel
 
 from engine.errors import DecoderError, LanguageModelError, LMVocabularyMismatch
+from engine.model_index import verify_file
 from engine.vocabulary import BLANK, Vocabulary
 
 __all__ = [
@@ -411,6 +412,7 @@ def _load_kenlm(path: Path, vocabulary: Vocabulary) -> Any:
     """Open a KenLM model and check that it knows every gloss."""
     if not path.is_file():
         raise LanguageModelError(f"language model not found: {path} ({NO_LM_HINT})")
+    verify_file(path, LanguageModelError)  # a shipped LM that differs from models/index.json
     config = kenlm.Config()
     config.show_progress = False  # KenLM draws a progress bar on stderr while reading an ARPA
     config.arpa_complain = KENLM_COMPLAIN_NONE

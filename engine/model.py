@@ -30,6 +30,7 @@ import onnxruntime as ort
 
 from engine.errors import ModelLoadError
 from engine.features import FeatureSpec
+from engine.model_index import verify_file
 from engine.quiet import ort_log_severity
 from engine.rejection import METADATA_KEY as REJECTION_KEY
 from engine.rejection import Rejector
@@ -167,6 +168,7 @@ def read_model_info(path: str | os.PathLike[str]) -> ModelInfo:
     p = Path(path)
     if not p.is_file():
         raise ModelLoadError(f"{p}: no such model file")
+    verify_file(p)  # a shipped model that differs from models/index.json is refused
     try:
         sess = ort.InferenceSession(str(p), _session_options(1), providers=[CPU])
     except Exception as e:  # onnxruntime raises its own Fail/InvalidProtobuf types
@@ -187,6 +189,7 @@ class OnnxModel:
         self.path = Path(path)
         if not self.path.is_file():
             raise ModelLoadError(f"{self.path}: no such model file")
+        verify_file(self.path)
         providers = [CPU]
         wants_cuda = device == "cuda" or (device == "auto" and _gpu_present())
         if wants_cuda and CUDA in ort.get_available_providers():

@@ -43,6 +43,7 @@ from engine.data_root import data_root  # noqa: E402
 from engine.events import GlossEvent  # noqa: E402
 from engine.features import DEFAULT_ASPECT  # noqa: E402
 from engine.landmarks import LandmarkSequence  # noqa: E402
+from engine.model_index import default_model, lm_beside  # noqa: E402
 from engine.posefile import write_sequence  # noqa: E402
 from training.data.grammar import load_grammar  # noqa: E402
 from training.data.synthesis import (  # noqa: E402
@@ -59,8 +60,6 @@ WORDS = Path("asl-coffee") / "words.npz"  # relative to the shared data root
 LICENSE = Path("asl-coffee") / "LICENSE"
 SOURCE = "traduttore/traduttore-model, commit c7c2f3e, MP_Data"
 GRAMMAR = REPO / "training" / "configs" / "coffee.grammar"
-MODEL = REPO / "models" / "asl-coffee-student.onnx"
-LM = REPO / "models" / "asl-coffee-student.arpa"
 DEFAULT_OUT = REPO / "assets" / "demo"
 MANIFEST = "demo.json"  # engine.demo.DEMO_MANIFEST (engine must not import scripts, nor we it:
 # the name is repeated here so this script runs without importing the module it feeds)
@@ -156,7 +155,13 @@ def recognise(path: Path) -> list[str]:
     """The glosses the shipped model and LM commit replaying ``path`` (fast, every frame)."""
     from engine.pipeline import PipelineConfig, run_source  # the check only: onnxruntime
 
-    config = PipelineConfig(model=str(MODEL), lm=str(LM), frame_events=False)
+    model = default_model()
+    if model is None:
+        raise SystemExit("models/index.json names no default model: run `signstream train recipe`")
+    lm = lm_beside(model)
+    config = PipelineConfig(
+        model=str(model), lm=None if lm is None else str(lm), frame_events=False
+    )
     events = run_source(config, str(path), fast=True)
     return [g for e in events if isinstance(e, GlossEvent) and e.is_commit for g in e.glosses]
 

@@ -13,11 +13,10 @@ from pathlib import Path
 
 from engine import __version__
 from engine.errors import SignStreamError
+from engine.model_index import default_model, lm_beside
 from engine.quiet import quiet_native_logs
 
 __all__ = ["build_parser", "main"]
-
-DEFAULT_MODEL = Path(__file__).resolve().parents[1] / "models" / "asl-coffee-student.onnx"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -53,7 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--source", default="webcam:0", help="webcam:N, a video/GIF, a .pose, dataset:DIR"
     )
-    run.add_argument("--model", default=None, help=f"ONNX model (default {DEFAULT_MODEL})")
+    run.add_argument("--model", default=None, help="ONNX model (default: models/index.json's)")
     run.add_argument("--lm", default=None, help="KenLM gloss LM (default: the model's .arpa)")
     run.add_argument("--no-lm", action="store_true", help="greedy decoding, no LM")
     run.add_argument("--json", action="store_true", help="one JSON object per event")
@@ -136,10 +135,15 @@ def _cmd_run(args: argparse.Namespace) -> int:
     from engine.pipeline import PipelineConfig, run_source
     from engine.streaming import StreamingConfig
 
-    model = Path(args.model) if args.model else DEFAULT_MODEL
+    model = Path(args.model) if args.model else default_model()
+    if model is None:
+        raise SignStreamError(
+            "no model given and models/index.json names no default: give --model, or "
+            "regenerate the shipped one with `signstream train recipe`"
+        )
     if args.lm and not Path(args.lm).is_file():
         raise SignStreamError(f"{args.lm}: no such LM file (--no-lm decodes without one)")
-    lm = None if args.no_lm else (args.lm or _sibling_lm(model))
+    lm = None if args.no_lm else (args.lm or _beside(model))
     changes = {"alpha": args.alpha, "beta": args.beta, "beam_width": args.beam_width}
     given = {k: v for k, v in changes.items() if v is not None}
     # nothing given: the model's own tuned LM weight (engine.pipeline); else these settings
@@ -196,11 +200,9 @@ def _event_dict(event: object) -> dict[str, object]:
     return {"type": "Summary" if kind == "EndEvent" else kind, **dataclasses.asdict(event)}
 
 
-def _sibling_lm(model: Path) -> str | None:
-    for suffix in (".klm", ".arpa"):
-        if model.with_suffix(suffix).is_file():
-            return str(model.with_suffix(suffix))
-    return None
+def _beside(model: Path) -> str | None:
+    lm = lm_beside(model)
+    return None if lm is None else str(lm)
 
 
 def _cmd_extract(args: argparse.Namespace) -> int:

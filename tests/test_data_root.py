@@ -42,8 +42,10 @@ def test_benchmark_configs_follow_the_env(tmp_path: Path) -> None:
 
 
 def test_no_other_module_builds_the_shared_data_path() -> None:
-    """A second default (``"../shared/data"``, ``REPO.parent / "shared"``) would drift from this one."""
-    pattern = re.compile(r"""["']\.\./shared/data|/ ["']shared["']|environ\.get\(["']SIGNSTREAM_DATA""")
+    """A second default (``"../shared/data"``, ``REPO.parent / "shared"``) would drift."""
+    pattern = re.compile(
+        r"""["']\.\./shared/data|/ ["']shared["']|environ\.get\(["']SIGNSTREAM_DATA"""
+    )
     found = []
     for folder in ("engine", "app", "signstream", "training", "bench", "scripts", "tests"):
         for path in (REPO / folder).rglob("*.py"):

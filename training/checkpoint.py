@@ -14,6 +14,7 @@ from typing import Any
 import torch
 
 from engine.atomic import atomic_path
+from engine.model_index import verify_file
 from engine.vocabulary import Vocabulary
 from training.config import TrainConfig, config_from_dict, drop_retired
 from training.models.base import ModelSpec, SequenceModel, model_from_spec
@@ -62,7 +63,9 @@ def save_checkpoint(path: Path, ck: Checkpoint) -> None:
 
 
 def load_checkpoint(path: str | os.PathLike[str]) -> Checkpoint:
-    """A checkpoint written by :func:`save_checkpoint` (``ValueError`` if it is something else)."""
+    """A checkpoint written by :func:`save_checkpoint` (``ValueError`` if it is something else;
+    :class:`~engine.errors.ModelLoadError` if it is a shipped one that differs from the index)."""
+    verify_file(path)
     try:
         d = torch.load(path, map_location="cpu", weights_only=False)
     except (OSError, RuntimeError, EOFError) as e:

@@ -181,7 +181,7 @@ def _add_eval_export_lm(tsub: Any) -> None:
     )
     p.add_argument("--config", type=Path, default=CONFIGS / "generalist.toml")
     p.add_argument("--model", type=Path, default=None, help="only check this model (.pt/.onnx)")
-    p.add_argument("--lm", type=Path, default=Path("models/asl-coffee-student.arpa"))
+    p.add_argument("--lm", type=Path, default=None, help="gloss LM (default: the default model's)")
     p.add_argument("--out", type=Path, default=Path("runs/generalise"))
     p.add_argument("--signers", nargs="+", default=None, help="folds (default: all three)")
     p.add_argument(
@@ -219,6 +219,7 @@ def _generalise(args: argparse.Namespace, overrides: list[str]) -> int:
     import json
 
     from engine.data_root import data_root
+    from engine.model_index import default_model, lm_beside
     from training.data.registry import ASL_COFFEE_SIGNERS, ensure_datasets
     from training.generalise import check_model, leave_one_signer_out
 
@@ -227,9 +228,16 @@ def _generalise(args: argparse.Namespace, overrides: list[str]) -> int:
     if args.model is not None:
         print(json.dumps(check_model(args.model).to_dict(), indent=1))
         return 0
+    lm = args.lm
+    if lm is None and (model := default_model()) is not None:
+        lm = lm_beside(model)
+    if lm is None:
+        raise SystemExit(
+            "signstream train generalise: no LM (give --lm; models/index.json has none)"
+        )
     summary = leave_one_signer_out(
         args.config,
-        args.lm,
+        lm,
         args.out,
         overrides,
         args.signers or ASL_COFFEE_SIGNERS,

@@ -37,9 +37,10 @@ from typing import Any
 
 import numpy as np
 
-from engine.atomic import atomic_write_text
+from engine.atomic import atomic_path, atomic_write_text
 from engine.data_root import data_root as shared_data
 from engine.dataset import Dataset
+from engine.model_index import write_entry
 from training.checkpoint import Checkpoint
 from training.config import TrainConfig, load_config
 from training.evaluate import heldout_summary
@@ -251,6 +252,7 @@ def run_recipe(
     atomic_write_text(work / "results.json", json.dumps(summary, indent=1))
     atomic_write_text(results, results_markdown(summary))
     atomic_write_text(models / f"{DEFAULT_MODEL_NAME}.md", model_card(summary, best_ck))
+    _index(models)
     _log(f"done: default model {best}; {results}")
     return summary
 
@@ -395,10 +397,26 @@ def _ship(
     export_onnx(
         best_ck, target, name=DEFAULT_MODEL_NAME, heldout=heldout_summary(heldout_eval, rejection)
     )
-    shutil.copyfile(lm, models / f"{DEFAULT_MODEL_NAME}.arpa")
+    with atomic_path(models / f"{DEFAULT_MODEL_NAME}.arpa") as staged:
+        shutil.copyfile(lm, staged)
     fit = {"rejection": best_ck.extra["rejection"]} if "rejection" in best_ck.extra else {}
     save_checkpoint(models / f"{DEFAULT_MODEL_NAME}.pt", replace(best_ck, extra=fit))
+    _index(models)  # the card is rewritten (and indexed again) once every number is in
     return best_ck
+
+
+def _index(models: Path) -> None:
+    """Record the shipped files' sizes and sha256 in models/index.json as the default model."""
+    files = {
+        kind: models / f"{DEFAULT_MODEL_NAME}{suffix}"
+        for kind, suffix in (
+            ("onnx", ".onnx"),
+            ("lm", ".arpa"),
+            ("checkpoint", ".pt"),
+            ("card", ".md"),
+        )
+    }
+    write_entry(models, DEFAULT_MODEL_NAME, {k: p for k, p in files.items() if p.is_file()})
 
 
 def _preset_overrides(preset: RecipePreset) -> list[str]:
