@@ -43,6 +43,9 @@ class DataConfig:
     dataset: str = "data/asl-coffee"  # SignStream dataset of isolated signs (data import npz)
     grammar: str = "training/configs/coffee.grammar"  # sentences to synthesise
     test_signers: tuple[str, ...] = ("dmohazab",)  # held out: never seen in training
+    # >= 0: hold out instead the people of this fold (a dataset whose samples carry
+    # extra["fold"], e.g. data/people: training.data.people)
+    test_fold: int = -1
     exclude_glosses: tuple[str, ...] = ASL_COFFEE_LETTERS  # not part of the vocabulary
     idle_gloss: str = "-"  # "not signing" samples: pauses in sentences, blank for CTC
     train_sentences: int = 2000  # sentences synthesised per epoch (new ones every epoch)

@@ -23,6 +23,10 @@ Grammar format (``*.grammar``, UTF-8)
 * ``<NULL>`` is the empty sequence (as in JSGF): ``<polite> = please | <NULL>`` makes "please"
   optional. An alternative cannot be empty otherwise.
 * The start symbol is ``<S>`` unless another is named when parsing.
+* ``include other.grammar as <name>`` (a file's line of its own, the path relative to the file)
+  makes the other grammar's sentences the rule ``<name>``; its other rules are renamed
+  ``<name-rule>`` so that they cannot clash with this file's. Files only
+  (:func:`load_grammar`), not text given to :func:`parse_grammar`.
 * Recursion is allowed as long as every rule can finish (``<list> = <item> | <item> <list>``);
   a rule that can never finish (``<a> = x <a>``) is an error, and so is a sampled sentence
   longer than ``max_glosses`` (weights that make recursion run away).
@@ -77,6 +81,8 @@ _RULE_RE = re.compile(rf"^<({_NAME})>\s*=(.*)$")
 _REF_RE = re.compile(rf"^<({_NAME})>$")
 _GLOSS_RE = re.compile(r"^[^\s<>\[\]|=#]+$")
 _WEIGHT_RE = re.compile(r"^\[([^\]]*)\](.*)$")
+_INCLUDE_RE = re.compile(rf"^include\s+(\S+)\s+as\s+<({_NAME})>$")
+MAX_INCLUDE_DEPTH = 8  # a grammar including itself, directly or not
 
 CaseMapping = Literal["keep", "lower", "upper"]
 
@@ -238,16 +244,61 @@ class Grammar:
 # ---------------------------------------------------------------------- parsing
 def load_grammar(path: str | os.PathLike[str], start: str = DEFAULT_START) -> Grammar:
     """Read and parse a ``.grammar`` file (see the module docstring)."""
-    p = Path(path)
+    return _load(Path(path), start, depth=0)
+
+
+def _load(p: Path, start: str, depth: int) -> Grammar:
+    if depth > MAX_INCLUDE_DEPTH:
+        raise GrammarError(f"{p}: includes nested deeper than {MAX_INCLUDE_DEPTH} (a cycle?)")
     try:
         text = p.read_text("utf-8")
     except (OSError, UnicodeDecodeError) as e:
         raise GrammarError(f"{p}: cannot read the grammar ({e})") from e
-    return parse_grammar(text, source=str(p), start=start)
+    lines = text.splitlines()
+    included: dict[str, Rule] = {}
+    for lineno, raw in enumerate(lines, start=1):
+        m = _INCLUDE_RE.match(raw.split("#", 1)[0].strip())
+        if m is None:
+            continue
+        lines[lineno - 1] = ""  # keeps the other lines' numbers for messages
+        other = _load(p.parent / m.group(1), DEFAULT_START, depth + 1)
+        for rule in _renamed(other, m.group(2)):
+            if rule.name in included:
+                raise GrammarError(f"{p}:{lineno}: <{rule.name}> is included twice")
+            included[rule.name] = rule
+    return parse_grammar("\n".join(lines), source=str(p), start=start, included=included)
 
 
-def parse_grammar(text: str, source: str = "<grammar>", start: str = DEFAULT_START) -> Grammar:
-    """Parse grammar text; ``source`` names it in error messages (``source:line: ...``)."""
+def _renamed(grammar: Grammar, alias: str) -> list[Rule]:
+    """``grammar``'s rules with its start rule called ``alias`` and the others ``alias-name``."""
+
+    def new(name: str) -> str:
+        return alias if name == grammar.start else name if name == NULL else f"{alias}-{name}"
+
+    def ref(s: Symbol) -> Symbol:
+        return s if isinstance(s, str) else Ref(new(s.name))
+
+    return [
+        Rule(
+            new(rule.name),
+            tuple(
+                Alternative(tuple(map(ref, a.symbols)), a.weight, a.line) for a in rule.alternatives
+            ),
+            rule.line,
+        )
+        for name, rule in grammar.rules.items()
+        if name != NULL
+    ]
+
+
+def parse_grammar(
+    text: str,
+    source: str = "<grammar>",
+    start: str = DEFAULT_START,
+    included: Mapping[str, Rule] | None = None,
+) -> Grammar:
+    """Parse grammar text; ``source`` names it in error messages (``source:line: ...``).
+    ``included``: rules of included grammars (:func:`load_grammar`), already renamed."""
     # (name, definition line, [(alternative text, line)]) in file order
     defs: list[tuple[str, int, list[tuple[str, int]]]] = []
     for lineno, raw in enumerate(text.splitlines(), start=1):
@@ -284,6 +335,12 @@ def parse_grammar(text: str, source: str = "<grammar>", start: str = DEFAULT_STA
             raise GrammarError(f"{source}:{def_line}: <{name}> has no alternatives")
         parsed = tuple(_parse_alternative(a, source, ln) for a, ln in alts)
         rules[name] = Rule(name, parsed, def_line)
+    for name, rule in (included or {}).items():
+        if name in rules:
+            raise GrammarError(
+                f"{source}:{rules[name].line}: <{name}> is also a rule of an included grammar"
+            )
+        rules[name] = rule
     rules[NULL] = Rule(NULL, (Alternative((), 1.0, 0),), 0)
 
     for rule in rules.values():

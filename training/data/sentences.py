@@ -28,6 +28,7 @@ from training.config import DataConfig
 from training.data.augment import AugmentConfig, augment
 from training.data.conditions import Condition
 from training.data.grammar import Grammar, Sentence, load_grammar
+from training.data.people import fold_signers
 from training.data.splits import split_by_signer
 from training.data.synthesis import SamplePool, SynthesisConfig, collect_samples, synthesize
 
@@ -172,7 +173,12 @@ class SentenceData:
         isolated = [
             i for i in self.dataset.infos if len(i.glosses) == 1 and i.gloss not in excluded
         ]
-        split = split_by_signer(isolated, test_signers=list(config.test_signers))
+        held_out = config.test_signers
+        if config.test_fold >= 0:
+            held_out = fold_signers(isolated, config.test_fold)
+            if not held_out:
+                raise ValueError(f"{config.dataset}: no sample is in fold {config.test_fold}")
+        split = split_by_signer(isolated, test_signers=list(held_out))
         by_index = {i.index: i for i in isolated}
         train_infos = [by_index[int(i)] for i in split.train]
         train_idx, dev_idx = split_samples(train_infos, config.dev_fraction, config.seed)

@@ -8,6 +8,15 @@ File format (``numpy.savez_compressed``)::
     signer  (N,) str                 optional: who signs
     seq, real, name, ...  (N,)       optional label arrays; kept in ``extra`` as strings
 
+or ragged, clips of different lengths (``crowd/crowd.npz``)::
+
+    X       (total_frames, D) float16  the clips' frames one after another
+    offsets (N+1,) int64               clip i is ``X[offsets[i]:offsets[i+1]]``
+
+A clip whose coordinates leave ``-MAX_ABS_COORD..MAX_ABS_COORD`` was not normalised to the
+image (one crowd source holds pixel values up to 756): it becomes an ImportProblem, the rest of
+the file imports.
+
 The layout is chosen from ``D`` unless given. None of these files records its frame rate: the
 tutorial recorders capture at webcam speed with MediaPipe in the loop (roughly 10-30 fps,
 unknown per file), so ``fps`` (default 30) is an assumption and the timestamps are regular at it.
@@ -38,6 +47,10 @@ DATA_KEY = "X"
 GLOSS_KEY = "gloss"
 SIGNER_KEY = "signer"
 REAL_KEY = "real"  # WLASL-50: True for the real clips, False for the uploader's augmentations
+OFFSETS_KEY = "offsets"  # ragged files: clip boundaries in X
+# MediaPipe's coordinates are in image units (0..1, a little outside for points off the picture);
+# every tutorial set stays within this, pixel coordinates do not
+MAX_ABS_COORD = 5.0
 
 PathLike = str | os.PathLike[str]
 
@@ -54,6 +67,28 @@ def npz_source(path: PathLike, index: int) -> str:
     """``"<folder>/<file>#<index>"``: stable across machines, distinct for same-named files."""
     p = Path(path)
     return f"{p.parent.name}/{p.name}#{index}"
+
+
+def _clip_bounds(
+    arrays: dict[str, npt.NDArray[np.generic]],
+) -> tuple[npt.NDArray[np.generic], npt.NDArray[np.int64]] | str:
+    """``(frames (total, D), bounds (N+1,))`` of a fixed-length or a ragged file, or what is
+    wrong with it."""
+    x = arrays[DATA_KEY]
+    if x.ndim == 3:
+        n, frames, size = (int(d) for d in x.shape)
+        return x.reshape(n * frames, size), np.arange(n + 1, dtype=np.int64) * frames
+    if x.ndim != 2 or OFFSETS_KEY not in arrays:
+        return (
+            f"{DATA_KEY} must be (N, frames, D), or (frames, D) with {OFFSETS_KEY}; got {x.shape}"
+        )
+    given = arrays[OFFSETS_KEY]
+    if given.ndim != 1 or len(given) < 2 or not np.issubdtype(given.dtype, np.integer):
+        return f"{OFFSETS_KEY} must be (N+1,) integers, got {given.shape} {given.dtype}"
+    bounds: npt.NDArray[np.int64] = given.astype(np.int64)
+    if bounds[0] != 0 or bounds[-1] != len(x) or (np.diff(bounds) <= 0).any():
+        return f"{OFFSETS_KEY} must rise from 0 to {len(x)} (the frames of {DATA_KEY})"
+    return x, bounds
 
 
 def _as_paths(paths: PathLike | Iterable[PathLike]) -> list[Path]:
@@ -123,11 +158,12 @@ def _sequences_of(
         missing = [k for k in (DATA_KEY, GLOSS_KEY) if k not in arrays]
         yield ImportProblem(where, f"no {' / '.join(missing)} array (has {sorted(arrays)})")
         return
-    x = arrays[DATA_KEY]
-    if x.ndim != 3:
-        yield ImportProblem(where, f"{DATA_KEY} must be (N, frames, D), got {x.shape}")
+    clips = _clip_bounds(arrays)
+    if isinstance(clips, str):
+        yield ImportProblem(where, clips)
         return
-    n, frames, size = (int(d) for d in x.shape)
+    flat, bounds = clips
+    n, size = len(bounds) - 1, int(flat.shape[1])
     name = layout if layout is not None else layout_for_size(size)
     if name is None:
         yield ImportProblem(where, f"vectors of {size} values match no layout; pass layout=")
@@ -161,18 +197,28 @@ def _sequences_of(
     # One unpack of all kept frames at once: the per-sequence Python work is then only slicing
     # (the whole asl-coffee set, 4693 sequences, imports in about 1.5 s).
     kept = np.flatnonzero(keep)
-    points, present = FLAT_LAYOUTS[name].unpack(x[kept].reshape(len(kept) * frames, size))
-    points = points.reshape(len(kept), frames, *points.shape[1:])
-    present = present.reshape(len(kept), frames, present.shape[1])
-    timestamps = np.arange(frames, dtype=np.float64) / fps
+    lengths = bounds[kept + 1] - bounds[kept]
+    rows = np.concatenate([np.arange(bounds[i], bounds[i + 1]) for i in kept.tolist()])
+    points, present = FLAT_LAYOUTS[name].unpack(flat[rows])
+    starts = np.concatenate([[0], np.cumsum(lengths)])
     for j, i in enumerate(kept.tolist()):
         extra = {k: v[i] for k, v in extras.items()}
         extra["layout"] = name
+        clip_points = points[starts[j] : starts[j + 1]]
+        clip_present = present[starts[j] : starts[j + 1]]
+        reach = float(np.abs(clip_points[..., :2]).max(initial=0.0))
+        if reach > MAX_ABS_COORD:
+            yield ImportProblem(
+                f"{path}#{i}",
+                f"coordinates up to {reach:.0f}, not normalised to the image (MediaPipe's are "
+                f"within +-{MAX_ABS_COORD:g}): left out",
+            )
+            continue
         try:
             yield LandmarkSequence(
-                points=points[j],
-                present=present[j],
-                timestamps=timestamps,
+                points=clip_points,
+                present=clip_present,
+                timestamps=np.arange(int(lengths[j]), dtype=np.float64) / fps,
                 fps=fps,
                 glosses=(glosses[i],),
                 signer=signers[i] if signers is not None else signer,

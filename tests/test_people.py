@@ -1,0 +1,260 @@
+"""The crowd and the people dataset: ragged npz import, the default vocabulary, folds by person,
+grammar includes, and the per-person evaluation."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from engine.dataset import Dataset
+from engine.errors import ImportProblem
+from tests.conftest import REPO, _sign, tiny_config
+from tests.test_importers import flat_frames, split
+from training.data.grammar import GrammarError, load_grammar
+from training.data.people import (
+    ASL_COFFEE_FOLDS,
+    FOLDS,
+    MIN_GROUPS,
+    assign_folds,
+    build_people,
+    build_unknown,
+    crowd_gloss,
+    people_vocabulary,
+)
+from training.importers.npz_sets import import_npz
+
+
+def ragged_npz(path: Path, lengths: list[int], **labels: object) -> np.ndarray:
+    rng = np.random.default_rng(len(lengths))
+    x = np.concatenate([flat_frames(rng, 1, n, "258")[0] for n in lengths])
+    offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
+    np.savez_compressed(path, X=x, offsets=offsets, **{k: np.asarray(v) for k, v in labels.items()})
+    return x
+
+
+# ---------------------------------------------------------------------- ragged import
+def test_ragged_npz_clips_keep_their_lengths_and_values(tmp_path: Path) -> None:
+    lengths = [12, 30, 17]
+    x = ragged_npz(
+        tmp_path / "r.npz", lengths, gloss=["hello", "no", "hello"], signer=["a", "b", "a"]
+    )
+    seqs, problems = split(list(import_npz(tmp_path / "r.npz")))
+    assert problems == [] and [s.num_frames for s in seqs] == lengths
+    starts = np.concatenate([[0], np.cumsum(lengths)])
+    for i, s in enumerate(seqs):
+        np.testing.assert_array_equal(
+            s.to_flat("258"), x[starts[i] : starts[i + 1]].astype(np.float32)
+        )
+        np.testing.assert_allclose(s.timestamps, np.arange(lengths[i]) / 30.0)
+    only = split(list(import_npz(tmp_path / "r.npz", include_glosses={"no"})))[0]
+    assert [s.num_frames for s in only] == [30]
+
+
+def test_pixel_coordinates_are_a_problem_per_clip(tmp_path: Path) -> None:
+    lengths = [10, 10, 10]
+    rng = np.random.default_rng(0)
+    x = np.concatenate([flat_frames(rng, 1, n, "258")[0] for n in lengths])
+    x[10:20, 132:135] = 700.0  # clip 1: a hand in pixels
+    np.savez_compressed(
+        tmp_path / "p.npz", X=x, offsets=np.array([0, 10, 20, 30]), gloss=np.array(["a", "b", "c"])
+    )
+    seqs, problems = split(list(import_npz(tmp_path / "p.npz")))
+    assert [s.glosses for s in seqs] == [("a",), ("c",)]
+    assert (
+        len(problems) == 1
+        and "p.npz#1" in str(problems[0])
+        and "not normalised" in str(problems[0])
+    )
+
+
+@pytest.mark.parametrize("offsets", [[0, 10, 25], [1, 10, 20], [0, 15, 10, 20], [[0, 20]]], ids=str)
+def test_bad_offsets_are_one_problem(tmp_path: Path, offsets: list[int]) -> None:
+    x = flat_frames(np.random.default_rng(0), 1, 20, "258")[0]
+    n = max(1, np.asarray(offsets).size - 1)
+    np.savez_compressed(
+        tmp_path / "o.npz", X=x, offsets=np.array(offsets), gloss=np.array(["g"] * n)
+    )
+    items = list(import_npz(tmp_path / "o.npz"))
+    assert len(items) == 1 and isinstance(items[0], ImportProblem) and "offsets" in str(items[0])
+
+
+# ---------------------------------------------------------------------- vocabulary and folds
+def _labels(counts: dict[str, int]) -> tuple[list[str], list[str]]:
+    glosses, signers = [], []
+    for gloss, groups in counts.items():
+        for k in range(groups):
+            glosses += [gloss, gloss]  # two clips each: groups count people, not clips
+            signers += [f"person{k}", f"person{k}"]
+    return glosses, signers
+
+
+def test_vocabulary_is_asl_coffee_plus_words_enough_people_recorded() -> None:
+    counts = {
+        "hello": 30, "yes": MIN_GROUPS, "sorry": MIN_GROUPS - 1, "b": 12, "a": 12, "i": 12,
+        "bye": 4, "goodbye": 3, "bye-bye": 1, "idle": 9, "my-name-is": 9, "hola": 9, "name": 9,
+    }  # fmt: skip
+    vocab = people_vocabulary(*_labels(counts))
+    assert "yes" in vocab.glosses and "sorry" not in vocab.glosses  # the threshold
+    assert "b" not in vocab.glosses  # letters are not words
+    assert {"a", "i", "coffee", "water"} <= set(vocab.glosses)  # asl-coffee's words stay
+    assert vocab.crowd_groups["bye"] == 4  # goodbye, bye-bye merged (same people counted once)
+    assert "bye" not in vocab.glosses and "-" not in vocab.glosses
+    roles = {g: vocab.role(crowd_gloss(g)) for g in counts}
+    assert roles == {
+        "hello": "word", "yes": "word", "sorry": "unknown", "b": "unknown", "a": "unused",
+        "i": "unused", "bye": "unknown", "goodbye": "unknown", "bye-bye": "unknown",
+        "idle": "idle", "my-name-is": "unused", "hola": "unused", "name": "word",
+    }  # fmt: skip
+
+
+def test_folds_fixed_for_asl_coffee_balanced_and_order_free() -> None:
+    crowd = [f"user{k}/repo" for k in range(23)]
+    folds = assign_folds([*crowd, *ASL_COFFEE_FOLDS])
+    assert {s: folds[s] for s in ASL_COFFEE_FOLDS} == ASL_COFFEE_FOLDS
+    sizes = np.bincount(list(folds.values()), minlength=FOLDS)
+    assert sizes.max() - sizes.min() <= 1
+    assert assign_folds(reversed([*crowd, *ASL_COFFEE_FOLDS])) == folds
+
+
+# ---------------------------------------------------------------------- building the datasets
+@pytest.fixture
+def fake_shared(tmp_path: Path) -> Path:
+    """A shared-data root with a small asl-coffee and a crowd of ten people."""
+    root = tmp_path / "shared"
+    (root / "asl-coffee").mkdir(parents=True)
+    (root / "crowd").mkdir()
+    rng = np.random.default_rng(3)
+    coffee = ["hello", "tea", "-", "b"]
+    np.savez_compressed(
+        root / "asl-coffee" / "words.npz",
+        X=flat_frames(rng, len(coffee), 8, "258"), gloss=np.array(coffee),
+        signer=np.array(["dmohazab", "Alex", "Alex", "Alex"]),
+    )  # fmt: skip
+    glosses, signers = [], []
+    for k in range(10):  # hello and thank-you by ten people, zebra (unknown) by three
+        for g in ("hello", "thank-you", "-" if k % 2 else "idle", "zebra", "a"):
+            if g != "zebra" or k < 3:
+                glosses.append(g)
+                signers.append(f"p{k}")
+    ragged_npz(
+        root / "crowd" / "crowd.npz", [8 + (i % 5) for i in range(len(glosses))],
+        gloss=glosses, signer=signers, folder=glosses,
+    )  # fmt: skip
+    return root
+
+
+def test_people_and_unknown_datasets(fake_shared: Path, tmp_path: Path) -> None:
+    vocab, report = build_people(fake_shared, tmp_path / "people")
+    assert "thank-you" in vocab.glosses and "zebra" not in vocab.glosses
+    ds = Dataset(tmp_path / "people")
+    infos = ds.infos
+    assert {i.gloss for i in infos} <= set(vocab.glosses) | {"-"}
+    assert "b" not in {i.gloss for i in infos}  # asl-coffee's letters are not the vocabulary's
+    assert not [i for i in infos if i.extra["dataset"] == "crowd" and i.gloss == "a"]
+    assert {i.extra["fold"] for i in infos if i.signer == "dmohazab"} == {"0"}
+    per_person = {}
+    for i in infos:
+        per_person.setdefault(i.signer, set()).add(i.extra["fold"])
+    assert all(len(f) == 1 for f in per_person.values())  # nobody on two sides
+    assert report.imported == len(ds)
+    again = build_people(fake_shared, tmp_path / "people")[1]
+    assert again.imported == 0 and len(Dataset(tmp_path / "people")) == len(ds)
+    build_unknown(fake_shared, tmp_path / "unknown")
+    unknown = Dataset(tmp_path / "unknown").infos
+    assert {i.gloss for i in unknown} == {"zebra"} and len(unknown) == 3
+
+
+# ---------------------------------------------------------------------- grammar includes
+def test_grammar_include_renames_the_included_rules(tmp_path: Path) -> None:
+    (tmp_path / "shop.grammar").write_text("<S> = tea <please>\n<please> = please | <NULL>\n")
+    (tmp_path / "main.grammar").write_text(
+        "include shop.grammar as <shop>\n<S> = hello <shop> | <please>\n<please> = thanks\n"
+    )
+    g = load_grammar(tmp_path / "main.grammar")
+    assert {"shop", "shop-please", "please"} <= set(g.rules)
+    assert g.enumerate() == {("hello", "tea"), ("hello", "tea", "please"), ("thanks",)}
+    (tmp_path / "loop.grammar").write_text("include loop.grammar as <again>\n<S> = x\n")
+    with pytest.raises(GrammarError, match="deeper"):
+        load_grammar(tmp_path / "loop.grammar")
+    (tmp_path / "clash.grammar").write_text("include shop.grammar as <shop>\n<S> = x\n<shop> = y\n")
+    with pytest.raises(GrammarError, match="included grammar"):
+        load_grammar(tmp_path / "clash.grammar")
+
+
+@pytest.mark.data
+def test_people_grammar_covers_the_default_vocabulary(shared_data: Path) -> None:
+    from training.data.people import _crowd_labels
+
+    vocab = people_vocabulary(*_crowd_labels(shared_data))
+    grammar = load_grammar(REPO / "training" / "configs" / "people.grammar")
+    assert set(grammar.terminals()) == set(vocab.glosses)
+
+
+@pytest.mark.data
+def test_the_real_crowd_gives_the_documented_vocabulary(shared_data: Path) -> None:
+    from training.data.people import _crowd_labels
+
+    glosses, signers = _crowd_labels(shared_data)
+    vocab = people_vocabulary(glosses, signers)
+    assert len(vocab.glosses) == 25
+    assert {
+        "i-love-you",
+        "yes",
+        "help",
+        "sorry",
+        "you",
+        "bye",
+        "good",
+        "welcome",
+        "name",
+        "my",
+    } <= set(vocab.glosses)
+    folds = assign_folds(signers)
+    assert len(folds) == len(set(signers)) + len(ASL_COFFEE_FOLDS)
+
+
+# ---------------------------------------------------------------------- held-out people
+def test_fold_split_and_per_person_evaluation(tmp_path: Path, tiny_data: Path) -> None:
+    from training.heldout_people import evaluate_fold, summarise_people
+    from training.trainer import train
+
+    folds = {"s1": 0, "s2": 1, "s3": 2}
+    source = Dataset(tiny_data / "ds")
+    people = Dataset.create(tmp_path / "data" / "people")
+    people.append(
+        s.replace(extra={"fold": str(folds[s.signer]), "dataset": "tiny"}) for s in source
+    )
+    unknown = Dataset.create(tmp_path / "data" / "crowd-unknown")
+    strange = [_sign("-", 50 + k, "s3") for k in range(3)]
+    unknown.append(s.replace(glosses=("zebra",), extra={"fold": "2"}) for s in strange)
+    run = train(
+        tiny_config(
+            tiny_data, "folds", "mobilenet1d", f'data.dataset="{tmp_path / "data" / "people"}"',
+            "data.test_fold=2", "data.test_signers=[]",
+        ),
+        progress=False,
+    )  # fmt: skip
+    from training.checkpoint import load_checkpoint
+
+    assert load_checkpoint(run.run_dir / "best.pt").config.data.test_fold == 2
+    result = evaluate_fold(
+        run.run_dir / "best.pt", 2, None, 0.0, tiny_data / "tiny.grammar",
+        data_dir=tmp_path / "data", sentences_per_person=6,
+    )  # fmt: skip
+    (person,) = result["people"]
+    assert person["signer"] == "s3" and person["clips"] == 20 and person["sentences"] == 6
+    assert person["unknown_clips"] == 3 and 0.0 <= person["top1"] <= 1.0
+    assert sum(sum(c.values()) for c in result["confusions"].values()) == 20
+    summary = summarise_people([result])
+    assert summary["people"] == 1 and summary["top1_mean"] == person["top1"]
+    assert summary["unknown_false_accept"] == person["unknown_accepted"] / 3
+    with pytest.raises(ValueError, match="fold 4"):
+        train(
+            tiny_config(
+                tiny_data, "nofold", "mobilenet1d",
+                f'data.dataset="{tmp_path / "data" / "people"}"', "data.test_fold=4",
+            ),
+            progress=False,
+        )  # fmt: skip

@@ -1,0 +1,115 @@
+"""Cross-validation by person on the people dataset: one training per fold, each evaluated on
+the people it never saw (:mod:`training.heldout_people`).
+
+Per fold ``k`` (``data.test_fold = k``): a teacher, the baseline student and the student
+distilled from that teacher (none of them saw fold ``k``'s people), the rejection of unknown
+signs fitted to each student, and each evaluated person by person. Resumable: a fold's finished
+runs and evaluations are kept and not redone.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from engine.atomic import atomic_write_text
+from training.config import TrainConfig, load_config
+from training.data.people import FOLDS
+
+__all__ = ["KINDS", "cross_validate", "fold_config"]
+
+CONFIG = Path(__file__).resolve().parent / "configs" / "people.toml"
+# what each kind of model changes in people.toml (teacher: the FeatureI3D family at its own rate;
+# distilled: the student with a teacher, started from the baseline student, as the recipe does)
+KINDS: dict[str, tuple[str, ...]] = {
+    "teacher": ('model.family="featurei3d"', "optim.lr=1e-3"),
+    "student": (),
+    "distilled": (
+        "distill.alpha=0.7", "distill.beta=0.3", "distill.temperatures=[4.0, 3.5, 3.0]",
+    ),
+}  # fmt: skip
+
+
+def fold_config(
+    kind: str, fold: int, out: Path, overrides: Sequence[str] = (), *extra: str
+) -> TrainConfig:
+    """The run config of one kind of model for one fold (``fold < 0``: every person trains)."""
+    return load_config(
+        CONFIG,
+        [
+            f'name="{kind}-fold{fold}"',
+            f'out_dir="{out}"',
+            f"data.test_fold={fold}",
+            *KINDS[kind],
+            *overrides,
+            *extra,
+        ],
+    )
+
+
+def _train(config: TrainConfig, log: Callable[[str], None]) -> Path:
+    from training.trainer import train
+
+    done = config.run_dir / "done"
+    if not done.exists():
+        log(f"train {config.name} ({config.model.family} {config.model.preset})")
+        train(config, resume=True, progress=False)
+        atomic_write_text(done, "ok\n")
+    return config.run_dir / "best.pt"
+
+
+def _evaluated(
+    ckpt: Path, fold: int, lm: Path, alpha: float, grammar: str, log: Callable[[str], None]
+) -> dict[str, Any]:
+    from training.generalise import ensure_rejection
+    from training.heldout_people import evaluate_fold
+
+    out = ckpt.parent / "heldout-people.json"
+    if not out.exists():
+        ensure_rejection(ckpt)
+        log(f"evaluate {ckpt.parent.name} on fold {fold}'s people")
+        atomic_write_text(out, json.dumps(evaluate_fold(ckpt, fold, lm, alpha, grammar), indent=1))
+    result: dict[str, Any] = json.loads(out.read_text())
+    return result
+
+
+def cross_validate(
+    out: Path,
+    lm: Path,
+    alpha: float,
+    folds: Sequence[int] = tuple(range(FOLDS)),
+    kinds: Sequence[str] = ("teacher", "student", "distilled"),
+    overrides: Sequence[str] = (),
+    log: Callable[[str], None] = print,
+) -> dict[str, Any]:
+    """Train and evaluate ``kinds`` on each fold; returns per kind the pooled summary
+    (:func:`training.heldout_people.summarise_people`) and each fold's evaluation."""
+    from training.heldout_people import summarise_people
+
+    t0 = time.perf_counter()
+    results: dict[str, list[dict[str, Any]]] = {k: [] for k in kinds}
+    for fold in folds:
+        ckpts: dict[str, Path] = {}
+        for kind in kinds:
+            extra: tuple[str, ...] = ()
+            if kind == "distilled":
+                if "teacher" not in ckpts or "student" not in ckpts:
+                    raise ValueError("distilled needs the teacher and the student of its fold")
+                extra = (
+                    f'distill.teachers=["{ckpts["teacher"]}"]',
+                    f'distill.student_init="{ckpts["student"]}"',
+                )
+            config = fold_config(kind, fold, out, overrides, *extra)
+            ckpts[kind] = _train(config, log)
+            results[kind].append(_evaluated(ckpts[kind], fold, lm, alpha, config.data.grammar, log))
+    summary = {
+        "folds": list(folds),
+        "kinds": {k: summarise_people(results[k]) for k in kinds},
+        "per_fold": results,
+        "minutes": (time.perf_counter() - t0) / 60,
+    }
+    atomic_write_text(out / "crossval.json", json.dumps(summary, indent=1))
+    return summary
