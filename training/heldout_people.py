@@ -31,7 +31,7 @@ from engine.decoder import DecoderConfig, GlossDecoder
 from training.data.grammar import Grammar, Sentence, load_grammar
 from training.data.people import IDLE
 from training.data.registry import DATA_DIR, NOTHING
-from training.data.sentences import RANDOM_SENTENCE_MAX, features_of
+from training.data.sentences import features_of, random_sentence
 from training.data.synthesis import SamplePool, SynthesisConfig, collect_samples, synthesize
 from training.evaluate import LoadedModel, known_only, load_for_eval
 from training.generalise import ClipDecision, decide_clips
@@ -83,13 +83,7 @@ def _sentences(
             out.append(s)
     words = sorted(glosses)
     while len(out) < count and words:
-        drawn: list[str] = []
-        for _ in range(int(rng.integers(1, RANDOM_SENTENCE_MAX + 1))):
-            choices = [g for g in words if not drawn or g != drawn[-1]]
-            if not choices:
-                break
-            drawn.append(choices[int(rng.integers(len(choices)))])
-        out.append(tuple(drawn))
+        out.append(random_sentence(words, rng))
     return out
 
 

@@ -177,43 +177,35 @@ def build_people(root: Path, target: Path) -> tuple[PeopleVocabulary, ImportRepo
 
     Resumable: an interrupted import appends only the clips it lacks.
     """
-    crowd_glosses, crowd_signers = _crowd_labels(root)
-    vocab = people_vocabulary(crowd_glosses, crowd_signers)
-    folds = assign_folds(crowd_signers)
-    report = ImportReport()
-    if not (target / "dataset.json").exists() or _incomplete(target):
-        ds = Dataset(target) if (target / "dataset.json").exists() else Dataset.create(target)
-        coffee = {g: g for g in (*ASL_COFFEE_WORDS, IDLE)}
-        crowd = {
-            g: crowd_gloss(g)
-            for g in set(crowd_glosses)
-            if vocab.role(crowd_gloss(g)) in ("word", "idle")
-        }
-        items = itertools.chain(
-            _labelled(import_npz(root / ASL_COFFEE_NPZ), "asl-coffee", coffee, folds),
-            _labelled(import_npz(root / CROWD_NPZ, include_glosses=crowd), "crowd", crowd, folds),
-        )
-        report = write_import(ds, items)
-        _mark_complete(target)
-    return vocab, report
+    return _build(root, target, ("word", "idle"), with_asl_coffee=True)
 
 
-def build_unknown(root: Path, target: Path) -> ImportReport:
+def build_unknown(root: Path, target: Path) -> tuple[PeopleVocabulary, ImportReport]:
     """The crowd's signs the default vocabulary does not have (letters, words below the
     threshold), each clip with its person's fold: false accepts on people never seen."""
+    return _build(root, target, ("unknown",), with_asl_coffee=False)
+
+
+def _build(
+    root: Path, target: Path, roles: tuple[str, ...], with_asl_coffee: bool
+) -> tuple[PeopleVocabulary, ImportReport]:
+    """The clips of the crowd whose gloss has one of ``roles`` (and asl-coffee's words and
+    rest), relabelled, into ``target``, unless a complete import is there."""
     crowd_glosses, crowd_signers = _crowd_labels(root)
     vocab = people_vocabulary(crowd_glosses, crowd_signers)
     folds = assign_folds(crowd_signers)
-    report = ImportReport()
-    if not (target / "dataset.json").exists() or _incomplete(target):
-        ds = Dataset(target) if (target / "dataset.json").exists() else Dataset.create(target)
-        unknown = {
-            g: crowd_gloss(g) for g in set(crowd_glosses) if vocab.role(crowd_gloss(g)) == "unknown"
-        }
-        items = import_npz(root / CROWD_NPZ, include_glosses=unknown)
-        report = write_import(ds, _labelled(items, "crowd", unknown, folds))
-        _mark_complete(target)
-    return report
+    if not _incomplete(target):
+        return vocab, ImportReport()
+    ds = Dataset.open_or_create(target)
+    crowd = {g: crowd_gloss(g) for g in set(crowd_glosses) if vocab.role(crowd_gloss(g)) in roles}
+    items = _labelled(import_npz(root / CROWD_NPZ, include_glosses=crowd), "crowd", crowd, folds)
+    if with_asl_coffee:
+        coffee = {g: g for g in (*ASL_COFFEE_WORDS, IDLE)}
+        from_coffee = _labelled(import_npz(root / ASL_COFFEE_NPZ), "asl-coffee", coffee, folds)
+        items = itertools.chain(from_coffee, items)
+    report = write_import(ds, items)
+    _mark_complete(target)
+    return vocab, report
 
 
 COMPLETE = "complete"  # a marker file: the import ran to its end

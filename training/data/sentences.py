@@ -143,6 +143,18 @@ def attach(
     )
 
 
+def random_sentence(glosses: Sequence[str], rng: np.random.Generator) -> Sentence:
+    """1 to :data:`RANDOM_SENTENCE_MAX` of ``glosses`` drawn at random, no gloss twice in a row
+    (CTC could not tell a repeat from a held sign without a pause)."""
+    drawn: list[str] = []
+    for _ in range(int(rng.integers(1, RANDOM_SENTENCE_MAX + 1))):
+        choices = [g for g in glosses if not drawn or g != drawn[-1]]
+        if not choices:
+            break
+        drawn.append(choices[int(rng.integers(len(choices)))])
+    return tuple(drawn)
+
+
 def split_samples(
     infos: Sequence[SampleInfo], fraction: float, seed: int
 ) -> tuple[list[int], list[int]]:
@@ -273,10 +285,8 @@ class SentenceData:
     def _randomised(
         self, sentences: list[Sentence], pool: SamplePool, rng: np.random.Generator
     ) -> list[Sentence]:
-        """``sentences`` with a share ``random_sentences`` of them replaced by 1 to
-        :data:`RANDOM_SENTENCE_MAX` glosses one signer of ``pool`` signed, drawn at random
-        (no gloss twice in a row: CTC could not tell a repeat from a held sign without a
-        pause)."""
+        """``sentences`` with a share ``random_sentences`` of them replaced by a
+        :func:`random_sentence` of the glosses one signer of ``pool`` signed."""
         signers = [s for s in pool.signers if pool.glosses(s) & set(self.vocab.glosses)]
         out = []
         for sentence in sentences:
@@ -284,14 +294,7 @@ class SentenceData:
                 out.append(sentence)
                 continue
             signer = signers[int(rng.integers(len(signers)))]
-            glosses = sorted(pool.glosses(signer) & set(self.vocab.glosses))
-            drawn: list[str] = []
-            for _ in range(int(rng.integers(1, RANDOM_SENTENCE_MAX + 1))):
-                choices = [g for g in glosses if not drawn or g != drawn[-1]]
-                if not choices:
-                    break
-                drawn.append(choices[int(rng.integers(len(choices)))])
-            out.append(tuple(drawn))
+            out.append(random_sentence(sorted(pool.glosses(signer) & set(self.vocab.glosses)), rng))
         return out
 
     def _with_distractor(self, seq: LandmarkSequence, rng: np.random.Generator) -> LandmarkSequence:
