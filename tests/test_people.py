@@ -250,6 +250,11 @@ def test_fold_split_and_per_person_evaluation(tmp_path: Path, tiny_data: Path) -
     summary = summarise_people([result])
     assert summary["people"] == 1 and summary["top1_mean"] == person["top1"]
     assert summary["unknown_false_accept"] == person["unknown_accepted"] / 3
+    assert set(person["recall"]) == {"hello", "tea", "coffee", "-"}
+    right = sum(person["recall"][g] * 5 for g in person["recall"])  # 5 clips of each
+    assert right == pytest.approx(person["top1"] * 20)
+    assert summary["tutorial_words"]["hello"]["people"] == 1
+    assert summary["tutorial_words"]["thank-you"] == {"people": 0}
     with pytest.raises(ValueError, match="fold 4"):
         train(
             tiny_config(

@@ -42,6 +42,8 @@ __all__ = ["PersonResult", "evaluate_fold", "summarise_people"]
 SENTENCES_PER_PERSON = 20
 GRAMMAR_SHARE = 0.5  # of a person's sentences drawn from the grammar (the rest: random orders)
 MAX_DRAWS = 200  # grammar draws per wanted sentence before a person's sentence is random
+PERSON_TARGET = 0.9  # issue 19: each person's HELLO and THANK-YOU right at least this often
+TUTORIAL_WORDS = ("hello", "thank-you")  # the two words most of the crowd recorded
 
 
 @dataclass(frozen=True)
@@ -58,6 +60,7 @@ class PersonResult:
     wer: float | None  # beam + LM on sentences of their own clips (None: none could be made)
     unknown_clips: int
     unknown_accepted: int  # of those, clips given a gloss
+    recall: dict[str, float]  # per gloss they recorded (rest included as "-"): clips right
 
 
 def _person_infos(dataset: Dataset, fold: int) -> dict[str, list[SampleInfo]]:
@@ -164,6 +167,7 @@ def evaluate_fold(
                 wer=wer,
                 unknown_clips=len(unknown),
                 unknown_accepted=accepted,
+                recall=_recall(want, given),
             )
         )
     beam.close()
@@ -172,6 +176,30 @@ def evaluate_fold(
         "model": str(model),
         "people": [asdict(r) for r in rows],
         "confusions": {w: dict(c) for w, c in sorted(confusions.items())},
+    }
+
+
+def _recall(want: Sequence[str], given: Sequence[str]) -> dict[str, float]:
+    right: Counter[str] = Counter()
+    total: Counter[str] = Counter()
+    for w, g in zip(want, given, strict=True):
+        total[w or IDLE] += 1
+        right[w or IDLE] += w == g
+    return {k: right[k] / n for k, n in sorted(total.items())}
+
+
+def word_per_person(people: Sequence[PersonResult], gloss: str) -> dict[str, Any]:
+    """One gloss across the people who recorded it: per-person recall's mean, 10th
+    percentile, worst, and the share of people at or above :data:`PERSON_TARGET`."""
+    recalls = np.array([p.recall[gloss] for p in people if gloss in p.recall])
+    if not len(recalls):
+        return {"people": 0}
+    return {
+        "people": len(recalls),
+        "mean": float(recalls.mean()),
+        "p10": float(np.percentile(recalls, 10)),
+        "worst": float(recalls.min()),
+        "at_target": float((recalls >= PERSON_TARGET).mean()),
     }
 
 
@@ -227,4 +255,5 @@ def summarise_people(folds: Sequence[dict[str, Any]]) -> dict[str, Any]:
             sum(p.unknown_accepted for p in people) / unknown_clips if unknown_clips else None
         ),
         "per_gloss": per_gloss,
+        "tutorial_words": {g: word_per_person(people, g) for g in TUTORIAL_WORDS},
     }

@@ -13,9 +13,9 @@ or ragged, clips of different lengths (``crowd/crowd.npz``)::
     X       (total_frames, D) float16  the clips' frames one after another
     offsets (N+1,) int64               clip i is ``X[offsets[i]:offsets[i+1]]``
 
-A clip whose coordinates leave ``-MAX_ABS_COORD..MAX_ABS_COORD`` was not normalised to the
-image (one crowd source holds pixel values up to 756): it becomes an ImportProblem, the rest of
-the file imports.
+A clip that cannot be MediaPipe Holistic landmarks (:func:`layout_problem`: pixel coordinates,
+as one crowd source holds, or blocks in another order, as three others do) becomes an
+ImportProblem; the rest of the file imports.
 
 The layout is chosen from ``D`` unless given. None of these files records its frame rate: the
 tutorial recorders capture at webcam speed with MediaPipe in the loop (roughly 10-30 fps,
@@ -35,10 +35,18 @@ import numpy.typing as npt
 
 from engine.arrayfile import load_npz
 from engine.errors import ArrayFileError, ImportProblem
-from engine.landmarks import FLAT_LAYOUTS, UNKNOWN_SIGNER, LandmarkSequence
+from engine.landmarks import (
+    FLAT_LAYOUTS,
+    GROUP_INDEX,
+    LEFT_HAND,
+    POSE,
+    RIGHT_HAND,
+    UNKNOWN_SIGNER,
+    LandmarkSequence,
+)
 from training.importers.base import DEFAULT_FPS, ImportItem
 
-__all__ = ["import_npz", "layout_for_size", "npz_source"]
+__all__ = ["import_npz", "layout_for_size", "layout_problem", "npz_source"]
 
 # The tutorial recorders' real rate is unknown (10-30 fps with MediaPipe in the loop); 30 is the
 # webcam's nominal rate, and training augments with time stretching to cover the rest.
@@ -51,6 +59,9 @@ OFFSETS_KEY = "offsets"  # ragged files: clip boundaries in X
 # MediaPipe's coordinates are in image units (0..1, a little outside for points off the picture);
 # every tutorial set stays within this, pixel coordinates do not
 MAX_ABS_COORD = 5.0
+MAX_HAND_EXTENT = 1.0  # a hand's x or y extent, in image units: no hand is wider than the image
+NOSE, EYES = 0, (2, 5)  # MediaPipe Pose ids
+MAX_EYE_TO_NOSE = 0.25  # image units: a face that big fills the picture; no one signs like that
 
 PathLike = str | os.PathLike[str]
 
@@ -67,6 +78,38 @@ def npz_source(path: PathLike, index: int) -> str:
     """``"<folder>/<file>#<index>"``: stable across machines, distinct for same-named files."""
     p = Path(path)
     return f"{p.parent.name}/{p.name}#{index}"
+
+
+def layout_problem(points: npt.NDArray[np.float32], present: npt.NDArray[np.bool_]) -> str | None:
+    """Why a clip ``points (T, P, 4)`` cannot be MediaPipe Holistic landmarks, or None.
+
+    Three ways a recorder's file breaks: pixel coordinates (values far outside the image); the
+    blocks written in another order (a "hand" wider than the whole image, a "pose" whose eyes
+    are a quarter of the image away from its nose); checked on the majority of the frames where
+    the group is present, so a few odd frames of a real recording pass.
+    """
+    reach = float(np.abs(points[..., :2]).max(initial=0.0))
+    if reach > MAX_ABS_COORD:
+        return (
+            f"coordinates up to {reach:.0f}, not normalised to the image (MediaPipe's are "
+            f"within +-{MAX_ABS_COORD:g})"
+        )
+    for group in (LEFT_HAND, RIGHT_HAND):
+        seen = present[:, GROUP_INDEX[group.name]]
+        xy = points[seen, group.slice, :2]
+        if (
+            len(xy)
+            and np.mean((xy.max(axis=1) - xy.min(axis=1)).max(axis=1) > MAX_HAND_EXTENT) > 0.5
+        ):
+            return f"the {group.name} spans more than the image: not MediaPipe's hand layout"
+    seen = present[:, GROUP_INDEX["pose"]]
+    if seen.any():
+        pose = points[seen, POSE.slice, :2]
+        eyes = np.linalg.norm(pose[:, list(EYES)] - pose[:, [NOSE]], axis=2).max(axis=1)
+        has_eyes = bool(np.abs(pose[:, list(EYES)]).max() > 0)  # WLASL-50's 11 points have none
+        if has_eyes and float(np.median(eyes)) > MAX_EYE_TO_NOSE:
+            return "the pose's eyes are far from its nose: not MediaPipe's pose layout"
+    return None
 
 
 def _clip_bounds(
@@ -206,13 +249,9 @@ def _sequences_of(
         extra["layout"] = name
         clip_points = points[starts[j] : starts[j + 1]]
         clip_present = present[starts[j] : starts[j + 1]]
-        reach = float(np.abs(clip_points[..., :2]).max(initial=0.0))
-        if reach > MAX_ABS_COORD:
-            yield ImportProblem(
-                f"{path}#{i}",
-                f"coordinates up to {reach:.0f}, not normalised to the image (MediaPipe's are "
-                f"within +-{MAX_ABS_COORD:g}): left out",
-            )
+        wrong = layout_problem(clip_points, clip_present)
+        if wrong is not None:
+            yield ImportProblem(f"{path}#{i}", f"{wrong}: left out")
             continue
         try:
             yield LandmarkSequence(
