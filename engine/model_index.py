@@ -37,6 +37,7 @@ __all__ = [
     "default_model",
     "lm_beside",
     "read_index",
+    "remove_entry",
     "sha256_of",
     "verify_file",
     "write_entry",
@@ -209,12 +210,28 @@ def write_entry(
         records[kind] = FileRecord(path.name, path.stat().st_size, sha256_of(path))
     old = read_index(folder)
     entries = dict(old.entries) | {name: IndexEntry(name, records)}
+    _write(folder, name if default else old.default, entries)
+    return entries[name]
+
+
+def _write(folder: Path, default: str | None, entries: dict[str, IndexEntry]) -> None:
     data = {
         "version": FORMAT_VERSION,
-        "default": name if default else old.default,
+        "default": default,
         "models": {
             n: {k: r.to_dict() for k, r in e.files.items()} for n, e in sorted(entries.items())
         },
     }
     atomic_write_text(folder / INDEX_FILE, json.dumps(data, indent=1) + "\n")
-    return entries[name]
+
+
+def remove_entry(folder: Path, name: str) -> None:
+    """Take model ``name`` out of the index (written atomically first), then delete its files:
+    an interruption leaves unlisted files, never a listed file that is gone."""
+    old = read_index(folder)
+    if name not in old.entries:
+        return
+    entries = {n: e for n, e in old.entries.items() if n != name}
+    _write(folder, old.default if old.default != name else None, entries)
+    for record in old.entries[name].files.values():
+        (folder / record.file).unlink(missing_ok=True)

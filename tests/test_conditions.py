@@ -59,23 +59,6 @@ def test_test_sentences_under_a_condition_are_the_same_sentences(tiny_data: Path
     assert all(np.array_equal(a.features, b.features) for a, b in zip(slow, again, strict=True))
 
 
-def test_results_table_lists_every_fold_and_the_mean() -> None:
-    from training.results import _conditions
-
-    def wers(plain: float, fps10: float) -> dict[str, dict[str, float]]:
-        return {"plain": {"greedy": 0.2, "beam": plain}, "fps10": {"greedy": 0.3, "beam": fps10}}
-
-    folds = {"a": {"conditions": wers(0.1, 0.2)}, "b": {"conditions": wers(0.3, 0.4)}}
-    table = "\n".join(_conditions(folds))
-    assert "| condition | a | b | mean |" in table
-    assert "| as recorded | 10.0% (20.0%) | 30.0% (20.0%) | 20.0% |" in table
-    assert (
-        "| 10 fps (a slow laptop running MediaPipe) | 20.0% (30.0%) | 40.0% (30.0%) | 30.0% |"
-        in (table)
-    )
-    assert _conditions({"a": {}}) == []  # folds from before conditions: no table
-
-
 def test_the_evaluate_command_refuses_an_unknown_condition_with_the_known_ones() -> None:
     from signstream.cli import main
 

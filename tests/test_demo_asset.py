@@ -18,13 +18,14 @@ import pytest
 from engine.demo import DEMO_DIR, DEMO_MANIFEST, demo_glosses, demo_recordings
 from engine.events import GlossEvent
 from engine.model import read_model_info
+from engine.model_index import default_model, lm_beside
 from engine.pipeline import PipelineConfig, run_source
 from engine.posefile import read_sequence
 from tests.conftest import REPO
 from training.data.grammar import load_grammar
 
-MODEL = REPO / "models" / "asl-coffee-student.onnx"
-LM = REPO / "models" / "asl-coffee-student.arpa"
+MODEL = default_model() or REPO / "models" / "index.json names no default"
+LM = lm_beside(MODEL)
 SCRIPT = REPO / "scripts" / "make_demo.py"
 MAX_TOTAL_BYTES = 300_000  # the whole folder ships in the repository and the package
 # the asset's signer rests with the hands down before and after the sentence; while signing a
@@ -64,7 +65,9 @@ def test_main_demo_is_recognised_by_the_shipped_model() -> None:
         pytest.skip(f"{MODEL} not built (signstream train recipe)")
     path = demo_recordings()[0]
     assert set(demo_glosses(path)) <= set(read_model_info(MODEL).vocabulary.glosses)
-    config = PipelineConfig(model=str(MODEL), lm=str(LM), device="cpu", frame_events=False)
+    config = PipelineConfig(
+        model=str(MODEL), lm=None if LM is None else str(LM), device="cpu", frame_events=False
+    )
     events = run_source(config, str(path), fast=True)
     committed = [g for e in events if isinstance(e, GlossEvent) and e.is_commit for g in e.glosses]
     assert committed == list(demo_glosses(path))

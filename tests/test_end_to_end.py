@@ -18,6 +18,7 @@ from engine.dataset import Dataset
 from engine.events import ErrorEvent, FrameEvent, GlossEvent
 from engine.landmarks import LandmarkSequence
 from engine.model import read_model_info
+from engine.model_index import default_model, lm_beside
 from engine.pipeline import Pipeline, PipelineConfig, run_source
 from engine.sources import replay_sequences
 from tests.conftest import REPO
@@ -27,7 +28,7 @@ from training.importers.base import write_import
 from training.importers.npz_sets import import_npz
 from training.wer import corpus_wer
 
-MODEL = REPO / "models" / "asl-coffee-student.onnx"
+MODEL = default_model() or REPO / "models" / "index.json names no default"
 SENTENCES = 25
 # streaming commits at pauses and sees each sign through windows; allow this much WER above
 # the offline held-out figure (absolute)
@@ -72,8 +73,8 @@ def test_shipped_model_on_real_held_out_signer(held_out: Dataset, mirrored: bool
     sentences = list(synthesize(pool, wanted, config, seed=11))
     if mirrored:
         sentences = [s.mirrored() for s in sentences]
-    lm = MODEL.with_suffix(".arpa")
-    pipeline = Pipeline(PipelineConfig(model=str(MODEL), lm=str(lm) if lm.exists() else None))
+    lm = lm_beside(MODEL)
+    pipeline = Pipeline(PipelineConfig(model=str(MODEL), lm=str(lm) if lm else None))
     hyps = []
     for seq in sentences:  # one stream per sentence: its committed glosses are the hypothesis
         pipeline.start(replay_sequences([seq], realtime=False))

@@ -22,6 +22,7 @@ from engine.model_index import (
     default_model,
     lm_beside,
     read_index,
+    remove_entry,
     sha256_of,
     verify_file,
     write_entry,
@@ -144,6 +145,9 @@ def test_write_entry_records_replaces_and_keeps_others(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="not in"):
         write_entry(tmp_path, "c", {"onnx": REPO / "README.md"})
     assert not list(tmp_path.glob(".*.tmp"))  # written atomically: no staged file left
+    remove_entry(tmp_path, "a")  # a model the recipe no longer makes
+    assert not a.exists() and b.exists() and set(read_index(tmp_path).entries) == {"b"}
+    assert read_index(tmp_path).default is None and default_model(tmp_path) is None
 
 
 def test_the_cli_refuses_a_changed_model(shipped_copy: Path) -> None:

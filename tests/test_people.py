@@ -3,6 +3,7 @@ grammar includes, and the per-person evaluation."""
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
 import numpy as np
@@ -122,7 +123,7 @@ def test_folds_fixed_for_asl_coffee_balanced_and_order_free() -> None:
 @pytest.fixture
 def fake_shared(tmp_path: Path) -> Path:
     """A shared-data root with a small asl-coffee and a crowd of ten people."""
-    root = tmp_path / "shared"
+    root = tmp_path / "shared-data"
     (root / "asl-coffee").mkdir(parents=True)
     (root / "crowd").mkdir()
     rng = np.random.default_rng(3)
@@ -243,10 +244,11 @@ def test_fold_split_and_per_person_evaluation(tmp_path: Path, tiny_data: Path) -
         run.run_dir / "best.pt", 2, None, 0.0, tiny_data / "tiny.grammar",
         data_dir=tmp_path / "data", sentences_per_person=6,
     )  # fmt: skip
-    (person,) = result["people"]
+    assert result["plain"] == result["rejection"]  # a model without a rejector: the same
+    (person,) = result["rejection"]["people"]
     assert person["signer"] == "s3" and person["clips"] == 20 and person["sentences"] == 6
     assert person["unknown_clips"] == 3 and 0.0 <= person["top1"] <= 1.0
-    assert sum(sum(c.values()) for c in result["confusions"].values()) == 20
+    assert sum(sum(c.values()) for c in result["rejection"]["confusions"].values()) == 20
     summary = summarise_people([result])
     assert summary["people"] == 1 and summary["top1_mean"] == person["top1"]
     assert summary["unknown_false_accept"] == person["unknown_accepted"] / 3
@@ -263,3 +265,46 @@ def test_fold_split_and_per_person_evaluation(tmp_path: Path, tiny_data: Path) -
             ),
             progress=False,
         )  # fmt: skip
+
+
+def test_the_choice_weighs_known_signs_and_refused_unknown_ones_alike() -> None:
+    from training.selection import choose, selection_score
+
+    def summary(top1: float, false_accept: float) -> dict[str, float]:
+        return {"top1_mean": top1, "unknown_false_accept": false_accept}
+
+    cv = {
+        "kinds": {
+            "teacher": {
+                "rejection": summary(1.0, 0.0),
+                "plain": summary(1.0, 0.0),
+            },  # not a candidate
+            "student": {"rejection": summary(0.80, 0.10), "plain": summary(0.90, 0.60)},
+            "distilled": {"rejection": summary(0.85, 0.20), "plain": summary(0.95, 0.50)},
+        }
+    }
+    assert selection_score(summary(0.8, 0.1)) == pytest.approx(0.85)
+    assert choose(cv) == ("student", True)  # 0.85 beats 0.825, 0.65 and 0.725
+
+
+def test_random_sentences_drawn_by_gloss_reach_every_gloss(tiny_data: Path) -> None:
+    from collections import Counter
+
+    from training.data.sentences import SentenceData
+
+    def drawn(how: str) -> list[tuple[str, ...]]:
+        config = tiny_config(
+            tiny_data, "draw", "mobilenet1d", "data.random_sentences=1.0",
+            f'data.random_draw="{how}"', "data.train_sentences=300",
+        )  # fmt: skip
+        data = SentenceData(config.data, config.feature_spec)
+        pool = data.pools["train"]
+        grammar = data._sentences(pool, 300, np.random.default_rng(0))
+        return data._randomised(grammar, pool, np.random.default_rng(1))
+
+    by_gloss = drawn("gloss")
+    assert all(s and all(a != b for a, b in itertools.pairwise(s)) for s in by_gloss)
+    counts = Counter(g for s in by_gloss for g in s)
+    assert set(counts) == {"hello", "tea", "coffee"} and min(counts.values()) > 100
+    with pytest.raises(ValueError, match="random_draw"):
+        drawn("person")

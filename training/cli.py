@@ -194,6 +194,8 @@ def _add_eval_export_lm(tsub: Any) -> None:
     p.add_argument("--data-root", default=None, help="the shared data (default $SIGNSTREAM_DATA)")
     p.set_defaults(func=_generalise)
 
+    _add_crossval(tsub)
+
     p = tsub.add_parser(
         "reject", help="fit a checkpoint's rejection of unknown signs (kept in the checkpoint)"
     )
@@ -212,6 +214,28 @@ def _reject(args: argparse.Namespace, overrides: list[str]) -> int:
     root = data_root(args.data_root)
     ensure_datasets(root)  # the calibration set of unknown signs
     print(json.dumps(ensure_rejection(args.checkpoint), indent=1))
+    return 0
+
+
+def _crossval(args: argparse.Namespace, overrides: list[str]) -> int:
+    import json
+
+    from training.config import load_config
+    from training.crossval import CONFIG, cross_validate
+    from training.data.people import ensure_people
+    from training.data.registry import ensure_datasets
+    from training.lm import LMConfig, build_lm, sentences_from_grammar
+
+    ensure_datasets(args.data_root and Path(args.data_root))  # the rejection's calibration set
+    ensure_people(args.data_root and Path(args.data_root))
+    lm = args.lm or args.out / "lm" / "people.arpa"
+    if not Path(lm).exists():
+        grammar = load_config(CONFIG, overrides).data.grammar
+        build_lm(sentences_from_grammar(grammar, 20_000, seed=0), lm, LMConfig(order=3))
+    summary = cross_validate(args.out, Path(lm), args.alpha, args.folds, args.kinds, overrides)
+    short = {k: {v: {m: x for m, x in c.items() if m != "per_gloss"} for v, c in kind.items()}
+             for k, kind in summary["kinds"].items()}  # fmt: skip
+    print(json.dumps(short, indent=1))
     return 0
 
 
@@ -245,6 +269,27 @@ def _generalise(args: argparse.Namespace, overrides: list[str]) -> int:
     )
     print(json.dumps({k: v for k, v in summary.items() if k != "folds"}, indent=1))
     return 0
+
+
+def _add_crossval(tsub: Any) -> None:
+    p = tsub.add_parser(
+        "crossval",
+        help="cross-validation by person on the people dataset (asl-coffee + the crowd)",
+        description="Per fold: train the kinds on everyone else, evaluate person by person on "
+        "the fold's people. Overrides like --optim.epochs=10 change every run.",
+    )
+    p.add_argument("--folds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
+    p.add_argument(
+        "--kinds", nargs="+", default=["teacher", "student", "distilled"],
+        choices=["teacher", "student", "distilled"],
+    )  # fmt: skip
+    p.add_argument(
+        "--lm", type=Path, default=None, help="gloss LM (default: built from the grammar)"
+    )
+    p.add_argument("--alpha", type=float, default=0.5, help="LM weight of the evaluation")
+    p.add_argument("--out", type=Path, default=Path("runs/crossval"))
+    p.add_argument("--data-root", default=None, help="the shared data (default $SIGNSTREAM_DATA)")
+    p.set_defaults(func=_crossval)
 
 
 def _add_teach(tsub: Any) -> None:

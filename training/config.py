@@ -74,6 +74,11 @@ class DataConfig:
     # (with "can i get" always together, a lone I decoded as I GET and a lone CAN as nothing);
     # word order is the language model's job
     random_sentences: float = 0.0
+    # how a random sentence is drawn: "signer" (any training signer alike, then their glosses)
+    # or "gloss" (a gloss of the vocabulary alike, a signer who signed it, and more of their
+    # glosses around it): with two hundred people who mostly signed HELLO beside two who signed
+    # the coffee words, drawing people alike leaves the rarer glosses almost unseen
+    random_draw: str = "signer"
     seed: int = 0  # sentences, splits and rendering derive from it
 
 

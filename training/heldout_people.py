@@ -34,7 +34,7 @@ from training.data.registry import DATA_DIR, NOTHING
 from training.data.sentences import features_of, random_sentence
 from training.data.synthesis import SamplePool, SynthesisConfig, collect_samples, synthesize
 from training.evaluate import LoadedModel, known_only, load_for_eval
-from training.generalise import ClipDecision, decide_clips
+from training.generalise import decide_clips
 from training.wer import corpus_wer
 
 __all__ = ["PersonResult", "evaluate_fold", "summarise_people"]
@@ -44,6 +44,8 @@ GRAMMAR_SHARE = 0.5  # of a person's sentences drawn from the grammar (the rest:
 MAX_DRAWS = 200  # grammar draws per wanted sentence before a person's sentence is random
 PERSON_TARGET = 0.9  # issue 19: each person's HELLO and THANK-YOU right at least this often
 TUTORIAL_WORDS = ("hello", "thank-you")  # the two words most of the crowd recorded
+VARIANTS = (True, False)  # with the model's rejection of unknown signs, without it
+_NAMES = {True: "rejection", False: "plain"}
 
 
 @dataclass(frozen=True)
@@ -90,7 +92,7 @@ def _sentences(
     return out
 
 
-def _person_wer(
+def _person_wers(
     loaded: LoadedModel,
     dataset: Dataset,
     infos: Sequence[SampleInfo],
@@ -98,22 +100,23 @@ def _person_wer(
     beam: GlossDecoder,
     count: int,
     seed: int,
-    reject: bool,
-) -> tuple[int, float | None]:
+) -> tuple[int, dict[bool, float | None]]:
+    """Sentences made of one person's clips, and their WER with and without rejection."""
     vocab, spec = loaded.vocab, loaded.config.feature_spec
     keep = set(vocab.glosses) | {IDLE}
     pool = SamplePool(collect_samples(dataset, [i.index for i in infos if i.gloss in keep]), IDLE)
     sentences = _sentences(grammar, pool.glosses(), count, np.random.default_rng(seed))
     if not sentences:
-        return 0, None
+        return 0, dict.fromkeys(VARIANTS)
     config = SynthesisConfig(fps=spec.fps, idle_gloss=IDLE)
     examples = [features_of(s, spec, vocab) for s in synthesize(pool, sentences, config, seed)]
-    rejector = loaded.rejector if reject else None
-    pairs = []
+    pairs: dict[bool, list[tuple[list[str], list[str]]]] = {v: [] for v in VARIANTS}
     for e, (lp, emb) in zip(examples, loaded.outputs(examples), strict=True):
-        r = known_only(beam.decode(lp), lp, emb, rejector, vocab)
-        pairs.append((list(e.glosses), list(r.glosses)))
-    return len(sentences), corpus_wer(pairs).wer
+        r = beam.decode(lp)
+        for reject in VARIANTS:
+            kept = known_only(r, lp, emb, loaded.rejector if reject else None, vocab)
+            pairs[reject].append((list(e.glosses), list(kept.glosses)))
+    return len(sentences), {v: corpus_wer(pairs[v]).wer for v in VARIANTS}
 
 
 def _seed(signer: str) -> int:
@@ -128,10 +131,11 @@ def evaluate_fold(
     grammar: str | Path,
     data_dir: Path = DATA_DIR,
     sentences_per_person: int = SENTENCES_PER_PERSON,
-    reject: bool = True,
 ) -> dict[str, Any]:
-    """Every held-out person of ``fold``: :class:`PersonResult` rows and the clip decisions
-    behind the per-gloss table (``confusions``: wanted gloss -> given gloss -> clips)."""
+    """Every held-out person of ``fold``, with the model's rejection of unknown signs
+    (``"rejection"``) and without it (``"plain"``; the same where the model has none): the
+    :class:`PersonResult` rows and the clip decisions behind the per-gloss table
+    (``confusions``: wanted gloss -> given gloss -> clips)."""
     loaded = load_for_eval(model)
     vocab = loaded.vocab
     people_ds = Dataset(data_dir / "people")
@@ -141,41 +145,49 @@ def evaluate_fold(
     beam = GlossDecoder(
         vocab, None if lm is None else str(lm), DecoderConfig(method="beam", alpha=alpha)
     )
-    rows: list[PersonResult] = []
-    confusions: dict[str, Counter[str]] = defaultdict(Counter)
+    rows: dict[bool, list[PersonResult]] = {v: [] for v in VARIANTS}
+    confusions: dict[bool, dict[str, Counter[str]]] = {v: defaultdict(Counter) for v in VARIANTS}
     for signer, infos in _person_infos(people_ds, fold).items():
         clips = [i for i in infos if i.gloss in vocab or i.gloss == IDLE]
         want = [NOTHING if i.gloss == IDLE else i.gloss for i in clips]
         decisions = decide_clips(loaded, [people_ds[i.index] for i in clips])
-        given = [d.given(reject) for d in decisions]
-        for w, g in zip(want, given, strict=True):
-            confusions[w or IDLE][g or IDLE] += 1
         unknown = unknown_people.get(signer, [])
-        accepted = _accepted(loaded, unknown_ds, unknown, reject)
-        n_sent, wer = _person_wer(
-            loaded, people_ds, clips, gram, beam, sentences_per_person, _seed(signer), reject
+        strange = decide_clips(loaded, [unknown_ds[i.index] for i in unknown]) if unknown else []
+        n_sent, wers = _person_wers(
+            loaded, people_ds, clips, gram, beam, sentences_per_person, _seed(signer)
         )
-        rows.append(
-            PersonResult(
-                signer=signer,
-                dataset=clips[0].extra.get("dataset", "") if clips else "",
-                fold=fold,
-                glosses=tuple(sorted({w for w in want if w})),
-                clips=len(clips),
-                top1=float(np.mean([g == w for g, w in zip(given, want, strict=True)])),
-                sentences=n_sent,
-                wer=wer,
-                unknown_clips=len(unknown),
-                unknown_accepted=accepted,
-                recall=_recall(want, given),
+        for reject in VARIANTS:
+            given = [d.given(reject) for d in decisions]
+            for w, g in zip(want, given, strict=True):
+                confusions[reject][w or IDLE][g or IDLE] += 1
+            rows[reject].append(
+                PersonResult(
+                    signer=signer,
+                    dataset=clips[0].extra.get("dataset", "") if clips else "",
+                    fold=fold,
+                    glosses=tuple(sorted({w for w in want if w})),
+                    clips=len(clips),
+                    top1=float(np.mean([g == w for g, w in zip(given, want, strict=True)])),
+                    sentences=n_sent,
+                    wer=wers[reject],
+                    unknown_clips=len(unknown),
+                    unknown_accepted=sum(d.given(reject) != NOTHING for d in strange),
+                    recall=_recall(want, given),
+                )
             )
-        )
     beam.close()
     return {
         "fold": fold,
         "model": str(model),
-        "people": [asdict(r) for r in rows],
-        "confusions": {w: dict(c) for w, c in sorted(confusions.items())},
+        "alpha": alpha,
+        "rejector": loaded.rejector is not None,
+        **{
+            _NAMES[v]: {
+                "people": [asdict(r) for r in rows[v]],
+                "confusions": {w: dict(c) for w, c in sorted(confusions[v].items())},
+            }
+            for v in VARIANTS
+        },
     }
 
 
@@ -203,20 +215,13 @@ def word_per_person(people: Sequence[PersonResult], gloss: str) -> dict[str, Any
     }
 
 
-def _accepted(
-    loaded: LoadedModel, dataset: Dataset, infos: Sequence[SampleInfo], reject: bool
-) -> int:
-    if not infos:
-        return 0
-    decisions: list[ClipDecision] = decide_clips(loaded, [dataset[i.index] for i in infos])
-    return sum(d.given(reject) != NOTHING for d in decisions)
-
-
-def summarise_people(folds: Sequence[dict[str, Any]]) -> dict[str, Any]:
-    """Pooled over folds: per-person mean / 10th percentile / worst, per-gloss recall and
-    confusions, unknown-sign false accepts and known-sign recall, WER mean."""
+def summarise_people(folds: Sequence[dict[str, Any]], reject: bool = True) -> dict[str, Any]:
+    """Pooled over folds (:func:`evaluate_fold`'s results), with the models' rejection of
+    unknown signs or without it: per-person mean / 10th percentile / worst, per-gloss recall
+    and confusions, unknown-sign false accepts and known-sign recall, WER mean."""
+    variants = [f[_NAMES[reject]] for f in folds]
     people = [
-        PersonResult(**{**p, "glosses": tuple(p["glosses"])}) for f in folds for p in f["people"]
+        PersonResult(**{**p, "glosses": tuple(p["glosses"])}) for f in variants for p in f["people"]
     ]
     if not people:
         raise ValueError("no held-out people")
@@ -224,7 +229,7 @@ def summarise_people(folds: Sequence[dict[str, Any]]) -> dict[str, Any]:
     worst = min(people, key=lambda p: p.top1)
     wers = [p.wer for p in people if p.wer is not None]
     confusions: dict[str, Counter[str]] = defaultdict(Counter)
-    for f in folds:
+    for f in variants:
         for w, given in f["confusions"].items():
             confusions[w].update(given)
     per_gloss = {

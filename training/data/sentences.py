@@ -12,6 +12,7 @@ one preprocessing path the live engine uses too.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
@@ -52,6 +53,7 @@ ISOLATED_HOLD_S = 0.4
 DISTRACTOR_GAP_S = (0.1, 0.5)
 # Most glosses in a random training sentence (DataConfig.random_sentences).
 RANDOM_SENTENCE_MAX = 4
+RANDOM_DRAWS = ("signer", "gloss")  # DataConfig.random_draw
 
 
 @dataclass(frozen=True)
@@ -153,6 +155,18 @@ def random_sentence(glosses: Sequence[str], rng: np.random.Generator) -> Sentenc
             break
         drawn.append(choices[int(rng.integers(len(choices)))])
     return tuple(drawn)
+
+
+def _with(sentence: Sentence, gloss: str, rng: np.random.Generator) -> Sentence:
+    """``sentence`` with ``gloss`` in it, in the place of one of its glosses (or alone): no
+    gloss twice in a row (CTC cannot tell a repeat from a held sign without a pause)."""
+    if gloss in sentence:
+        return sentence
+    if not sentence:
+        return (gloss,)
+    words = list(sentence)
+    words[int(rng.integers(len(words)))] = gloss
+    return tuple(words) if all(a != b for a, b in itertools.pairwise(words)) else (gloss,)
 
 
 def split_samples(
@@ -286,15 +300,28 @@ class SentenceData:
         self, sentences: list[Sentence], pool: SamplePool, rng: np.random.Generator
     ) -> list[Sentence]:
         """``sentences`` with a share ``random_sentences`` of them replaced by a
-        :func:`random_sentence` of the glosses one signer of ``pool`` signed."""
-        signers = [s for s in pool.signers if pool.glosses(s) & set(self.vocab.glosses)]
+        :func:`random_sentence` of the glosses one signer of ``pool`` signed (drawn as
+        ``random_draw`` says)."""
+        if self.config.random_draw not in RANDOM_DRAWS:
+            raise ValueError(f"data.random_draw must be one of {RANDOM_DRAWS}")
+        known = set(self.vocab.glosses)
+        signers = [s for s in pool.signers if pool.glosses(s) & known]
+        anchors = sorted(pool.glosses() & known)
         out = []
         for sentence in sentences:
             if not signers or rng.random() >= self.config.random_sentences:
                 out.append(sentence)
                 continue
-            signer = signers[int(rng.integers(len(signers)))]
-            out.append(random_sentence(sorted(pool.glosses(signer) & set(self.vocab.glosses)), rng))
+            if self.config.random_draw == "signer":
+                signer = signers[int(rng.integers(len(signers)))]
+                out.append(random_sentence(sorted(pool.glosses(signer) & known), rng))
+                continue
+            anchor = anchors[int(rng.integers(len(anchors)))]
+            who = [s for s in signers if anchor in pool.glosses(s)]
+            signer = who[int(rng.integers(len(who)))]
+            out.append(
+                _with(random_sentence(sorted(pool.glosses(signer) & known), rng), anchor, rng)
+            )
         return out
 
     def _with_distractor(self, seq: LandmarkSequence, rng: np.random.Generator) -> LandmarkSequence:

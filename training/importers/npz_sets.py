@@ -185,6 +185,12 @@ def import_npz(
         )
 
 
+def _size_problem(layout: str | None, size: int) -> str:
+    if layout is None:
+        return f"vectors of {size} values match no layout; pass layout="
+    return f"layout {layout} has {FLAT_LAYOUTS[layout].size} values, the file has {size}"
+
+
 def _sequences_of(
     path: Path,
     arrays: dict[str, npt.NDArray[np.generic]],
@@ -208,13 +214,8 @@ def _sequences_of(
     flat, bounds = clips
     n, size = len(bounds) - 1, int(flat.shape[1])
     name = layout if layout is not None else layout_for_size(size)
-    if name is None:
-        yield ImportProblem(where, f"vectors of {size} values match no layout; pass layout=")
-        return
-    if FLAT_LAYOUTS[name].size != size:
-        yield ImportProblem(
-            where, f"layout {name} has {FLAT_LAYOUTS[name].size} values, the file has {size}"
-        )
+    if name is None or FLAT_LAYOUTS[name].size != size:
+        yield ImportProblem(where, _size_problem(name, size))
         return
     # Label arrays: one entry per sequence; anything else (e.g. a scalar note) is not a label.
     labels = {k: a for k, a in arrays.items() if k != DATA_KEY and a.shape == (n,)}
