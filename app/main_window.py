@@ -20,7 +20,6 @@ from PySide6.QtWidgets import (
     QFileDialog,
     QHBoxLayout,
     QLabel,
-    QListWidget,
     QMainWindow,
     QMenu,
     QMessageBox,
@@ -51,7 +50,9 @@ from app.settings import (
     remember_model,
     save_settings,
 )
+from app.sign_preview import model_previews
 from app.transcript import Transcript, to_srt, to_text
+from app.vocabulary_dialog import VocabularyDialog
 from engine import __version__
 from engine.atomic import atomic_write_text
 from engine.decoder import DecoderConfig
@@ -487,19 +488,12 @@ class MainWindow(QMainWindow):
 
     @Slot()
     def show_vocabulary(self) -> None:
-        from PySide6.QtWidgets import QDialog
-
+        """The glosses of the model in use, each with its preview (how it is signed)."""
         lines, note = self.vocabulary_lines()
-        dialog = QDialog(self)
-        dialog.setWindowTitle("Vocabulary")
-        layout = QVBoxLayout(dialog)
-        label = QLabel(note)
-        label.setWordWrap(True)
-        layout.addWidget(label)
-        listing = QListWidget()
-        listing.addItems(lines)
-        layout.addWidget(listing)
-        dialog.resize(360, 480)
+        info = self.bridge.model_info
+        previews, why = model_previews(Path(info.path) if info is not None else None)
+        glosses = info.vocabulary.glosses if info is not None else ()
+        dialog = VocabularyDialog(glosses, lines, note, previews, why, self)
         dialog.open()
         self.vocabulary_dialog = dialog
 

@@ -1,5 +1,8 @@
 """The "Record and teach" dialog: record samples of a gloss, review them, train on them.
 
+Beside the settings, the preview of the gloss chosen (:mod:`app.sign_preview`): how real
+signers of the model's training data make it, so a take can be compared with them.
+
 Recording needs a running source (a camera, or a video standing in for one); the takes are
 cut from the frames the engine already processes, so nothing else opens the camera. Training
 starts from the current model's checkpoint (same stem, ``.pt``); the menu item that opens this
@@ -29,7 +32,9 @@ from PySide6.QtWidgets import (
 )
 
 from app.recording import IDLE_GLOSS, RecordingStore, TakeRecorder
+from app.sign_preview import SignPreview, model_previews
 from app.teaching import TeachProcess, taught_model_path
+from engine.previews import Previews
 
 __all__ = ["RecordDialog"]
 
@@ -55,6 +60,10 @@ class RecordDialog(QDialog):
         self.base_model: Path | None = None
         self.checkpoint: Path | None = None
         self.source_running = False
+        self.previews: Previews | None = None  # of the base model
+        self.previews_why = "No model is loaded."  # why there are none
+        self.preview = SignPreview()
+        self.preview.setMinimumSize(240, 240)  # the hand shapes must be readable beside the form
 
         self.gloss = QComboBox()
         self.gloss.setEditable(True)
@@ -98,8 +107,11 @@ class RecordDialog(QDialog):
         buttons = QHBoxLayout()
         buttons.addWidget(self.train_button)
         buttons.addWidget(self.cancel_button)
+        top = QHBoxLayout()
+        top.addLayout(form, 1)
+        top.addWidget(self.preview)
         layout = QVBoxLayout(self)
-        layout.addLayout(form)
+        layout.addLayout(top)
         layout.addWidget(self.record_button)
         layout.addWidget(self.big)
         layout.addWidget(QLabel("Your takes (select bad ones and delete them):"))
@@ -117,13 +129,36 @@ class RecordDialog(QDialog):
         self.recorder.done.connect(self._on_done)
         self.teacher.progress.connect(self._on_progress)
         self.teacher.finished.connect(self._on_trained)
+        self.gloss.currentTextChanged.connect(self.show_preview)
         self.refresh()
+        self.show_preview()
 
     # ------------------------------------------------------------------ state
     def set_model(self, model: Path | None, checkpoint: Path | None) -> None:
         """The model teaching starts from (the one running now)."""
+        if model != self.base_model or self.previews is None:
+            self.previews, self.previews_why = model_previews(model)
         self.base_model, self.checkpoint = model, checkpoint
         self.refresh()
+        self.show_preview()
+
+    @Slot()
+    def show_preview(self) -> None:
+        """Play the preview of the gloss chosen, or say why there is none."""
+        gloss = self.chosen_gloss()
+        if not gloss:
+            self.preview.show_message("Pick a gloss to see how it is signed.")
+        elif gloss == IDLE_GLOSS:
+            self.preview.show_message("Resting: hands down, not signing.")
+        elif self.previews is None:
+            self.preview.show_message(self.previews_why)
+        elif self.preview.clips and self.preview.clips[0].gloss == gloss:
+            return  # already playing it (the text was only edited back)
+        else:
+            self.preview.set_clips(
+                self.previews.of(gloss),
+                f"No preview of “{gloss}”: a new sign for this model. Record a few takes.",
+            )
 
     def refresh(self) -> None:
         self.list.clear()

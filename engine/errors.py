@@ -12,6 +12,7 @@ __all__ = [
     "LMVocabularyMismatch",
     "LanguageModelError",
     "ModelLoadError",
+    "PreviewError",
     "SignStreamError",
     "SourceError",
 ]
@@ -57,6 +58,11 @@ class SourceError(SignStreamError):
 
 class ModelLoadError(SignStreamError):
     """A model file is missing, corrupt, not a SignStream model, or does not fit the engine."""
+
+
+class PreviewError(SignStreamError):
+    """A model's sign previews file is damaged, of another format, or does not match the
+    models index; the model itself still works without it."""
 
 
 class DecoderError(SignStreamError):

@@ -1,5 +1,5 @@
 """The shipped models' index, ``models/index.json``: which model is the default, and each model's
-files (ONNX, LM, card, checkpoint) with the size and sha256 they were shipped with.
+files (ONNX, LM, card, checkpoint, sign previews) with the size and sha256 they were shipped with.
 
 The CLI, the app and the training recipe all ask this module for the default model and for the
 LM beside a model, so the name is written once (in the index). A file listed in its folder's
@@ -12,7 +12,7 @@ Format (version 1)::
     {"version": 1, "default": "asl-coffee-student",
      "models": {"asl-coffee-student": {
          "onnx": {"file": "asl-coffee-student.onnx", "bytes": 714044, "sha256": "..."},
-         "lm": {...}, "card": {...}, "checkpoint": {...}}}}
+         "lm": {...}, "card": {...}, "checkpoint": {...}, "previews": {...}}}}
 """
 
 from __future__ import annotations
@@ -34,6 +34,7 @@ __all__ = [
     "FileRecord",
     "IndexEntry",
     "ModelIndex",
+    "add_file",
     "default_model",
     "lm_beside",
     "read_index",
@@ -46,7 +47,8 @@ __all__ = [
 INDEX_FILE = "index.json"
 FORMAT_VERSION = 1
 MODELS_DIR = Path(__file__).resolve().parents[1] / "models"
-KINDS = ("onnx", "lm", "card", "checkpoint")  # the files a shipped model may have
+# the files a shipped model may have; "previews": landmarks of each gloss (engine.previews)
+KINDS = ("onnx", "lm", "card", "checkpoint", "previews")
 LM_SUFFIXES = (".klm", ".arpa")  # an unlisted model's LM: same stem, binary KenLM first
 REGENERATE_HINT = "reinstall SignStream, or regenerate it with `signstream train recipe`"
 
@@ -212,6 +214,22 @@ def write_entry(
     entries = dict(old.entries) | {name: IndexEntry(name, records)}
     _write(folder, name if default else old.default, entries)
     return entries[name]
+
+
+def add_file(folder: Path, name: str, kind: str, path: Path) -> IndexEntry:
+    """Record one more file (or a new version of one) of the listed model ``name``; its other
+    records stay as they were shipped (re-hashing them would bless a damaged file)."""
+    if kind not in KINDS:
+        raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
+    if path.parent.resolve() != folder.resolve():
+        raise ValueError(f"{path} is not in {folder}")
+    old = read_index(folder)
+    if name not in old.entries:
+        raise ValueError(f"{folder / INDEX_FILE} lists no model {name!r}")
+    record = FileRecord(path.name, path.stat().st_size, sha256_of(path))
+    entry = IndexEntry(name, old.entries[name].files | {kind: record})
+    _write(folder, old.default, dict(old.entries) | {name: entry})
+    return entry
 
 
 def _write(folder: Path, default: str | None, entries: dict[str, IndexEntry]) -> None:

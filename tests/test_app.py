@@ -293,3 +293,94 @@ def test_recording_writes_samples_the_dataset_loader_reads_back(
     assert len(Dataset(window.data_dir / "recordings")) == 1 and dialog.list.count() == 1
     assert not dialog.train_button.isEnabled()  # no model, so no checkpoint
     assert "Load a model" in dialog.train_button.toolTip()
+
+
+# ---------------------------------------------------------------------- sign previews
+@pytest.fixture
+def shipped_window(qtbot, settings: QSettings, tmp_path: Path):  # type: ignore[no-untyped-def]
+    from app.main_window import DEFAULT_MODEL
+
+    assert DEFAULT_MODEL is not None and DEFAULT_MODEL.is_file()
+    w = MainWindow(model=DEFAULT_MODEL, settings=settings, data_dir=tmp_path / "userdata")
+    qtbot.addWidget(w)
+    w.show()
+    yield w
+    w.bridge.close()
+
+
+def _drawn_pixels(widget) -> int:  # type: ignore[no-untyped-def]
+    """Pixels of a widget's picture that are not the empty canvas (the skeleton's)."""
+    from app.overlay import CANVAS_COLOUR
+
+    image = widget.grab().toImage()
+    step = 2
+    return sum(
+        image.pixelColor(x, y) != CANVAS_COLOUR
+        for x in range(0, image.width(), step)
+        for y in range(0, image.height() - 30, step)  # above the caption
+    )
+
+
+def test_help_vocabulary_plays_each_glosss_signers(shipped_window, qtbot) -> None:  # type: ignore[no-untyped-def]
+    w = shipped_window
+    w.show_vocabulary()
+    dialog = w.vocabulary_dialog
+    glosses = w.bridge.model_info.vocabulary.glosses
+    assert dialog.listing.count() == len(glosses) == 15
+    preview = dialog.preview
+    assert dialog.gloss == glosses[0] and 2 <= len(preview.clips) <= 3
+    assert {c.gloss for c in preview.clips} == {glosses[0]} and preview.caption.startswith(
+        "signer 1"
+    )
+    assert "no video" in dialog.source.text() and "asl-coffee" in dialog.source.text()
+    first = preview.frame_index
+    qtbot.waitUntil(lambda: preview.frames_shown >= 4, timeout=5_000)
+    assert preview.frame_index != first
+    assert _drawn_pixels(preview) > 200  # a skeleton, not an empty canvas
+    dialog.listing.setCurrentRow(glosses.index("thank-you"))
+    assert {c.gloss for c in preview.clips} == {"thank-you"} and preview.frames_shown == 0
+    # through every frame of the first signer and on to the next person
+    frames = preview.clips[0].num_frames
+    qtbot.waitUntil(lambda: preview.clip_index == 1, timeout=10_000)
+    assert preview.frames_shown >= frames and preview.caption.startswith("signer 2")
+
+
+def test_a_model_without_previews_lists_its_glosses_and_says_so(window, tiny_onnx: Path) -> None:  # type: ignore[no-untyped-def]
+    window.load_model(tiny_onnx)
+    window.show_vocabulary()
+    dialog = window.vocabulary_dialog
+    assert dialog.listing.count() == 3 and not dialog.preview.clips
+    assert "No preview for this model" in dialog.preview.message
+    assert _drawn_pixels(dialog.preview) > 0  # the message is drawn
+
+
+def test_damaged_previews_are_reported_and_the_model_still_runs(
+    window, tiny_onnx: Path, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    from engine.previews import previews_path
+
+    model = tmp_path / "mine.onnx"
+    model.write_bytes(tiny_onnx.read_bytes())
+    previews_path(model).write_bytes(b"PK\x03\x04 cut short")
+    window.load_model(model)
+    assert window.bridge.model_info is not None and window.bridge.model_info.path == str(model)
+    window.show_vocabulary()
+    dialog = window.vocabulary_dialog
+    assert dialog.listing.count() == 3 and not dialog.preview.clips
+    assert "mine.previews.npz" in dialog.preview.message
+    assert "unreadable sign previews" in dialog.preview.message
+
+
+def test_the_record_dialog_shows_the_preview_of_the_gloss(shipped_window, qtbot) -> None:  # type: ignore[no-untyped-def]
+    shipped_window.open_record_dialog()
+    dialog = shipped_window.record_dialog
+    preview = dialog.preview
+    assert not preview.clips and "Pick a gloss" in preview.message
+    dialog.gloss.setCurrentText("hello")
+    assert preview.clips and {c.gloss for c in preview.clips} == {"hello"}
+    qtbot.waitUntil(lambda: preview.frames_shown >= 3, timeout=5_000)
+    assert _drawn_pixels(preview) > 200
+    dialog.gloss.setEditText("milk")  # a sign the model does not know yet
+    assert not preview.clips and "new sign" in preview.message
+    dialog.gloss.setCurrentIndex(dialog.gloss.count() - 1)  # resting
+    assert not preview.clips and "Resting" in preview.message

@@ -15,8 +15,11 @@ from PySide6.QtCore import QSettings
 
 from app.main_window import MainWindow
 from app.recording import RecordingStore
+from engine.dataset import Dataset
 from engine.model import read_model_info
+from engine.previews import load_previews, previews_path, save_previews
 from tests.conftest import make_sequence
+from training.previews import build_previews
 
 
 @pytest.fixture
@@ -25,6 +28,8 @@ def taught_window(qtbot, tmp_path: Path, tiny_onnx: Path, tiny_data: Path):  # t
     base.parent.mkdir()
     shutil.copy(tiny_onnx, base)
     shutil.copy(tiny_data / "runs" / "onnx" / "best.pt", base.with_suffix(".pt"))
+    glosses = read_model_info(base).vocabulary.glosses
+    save_previews(build_previews(Dataset(tiny_data / "ds"), glosses, "tiny"), previews_path(base))
     store = RecordingStore(tmp_path / "userdata" / "recordings")
     for seed in range(4):  # a new sign: the left hand rises
         seq = make_sequence(num_frames=16, seed=300 + seed, glosses=("milk",), signer="user:me")
@@ -53,6 +58,10 @@ def test_train_on_my_recordings_adds_a_model_with_the_new_gloss(taught_window, q
     info = read_model_info(new)
     assert info.vocabulary.glosses == ("coffee", "hello", "tea", "milk")  # old ids kept
     assert new.with_suffix(".pt").is_file()  # it can be taught again
+    previews = load_previews(previews_path(new))  # the person's take, the base's for the rest
+    assert [c.signer for c in previews.of("milk")] == ["you"]
+    assert [c.signer for c in previews.of("hello")] == ["signer 1", "signer 2", "signer 3"]
+    assert "your recordings" in previews.source
     assert not [p for p in new.parent.iterdir() if p.name.startswith(".")]
     assert any(a.data() == str(new) for a in w.model_menu.actions())
     w.load_model(new)

@@ -1,4 +1,4 @@
-"""``signstream train ...``: teacher, student, distill, evaluate, export, lm, teach.
+"""``signstream train ...``: teacher, student, distill, evaluate, export, lm, teach, previews.
 
 Thin: each subcommand parses its options, resolves the run config (TOML + ``--key=value``
 overrides) and calls a typed function. torch is imported only when a subcommand runs.
@@ -43,6 +43,7 @@ def add_train_parser(sub: Any) -> None:
         p.set_defaults(func=_train, kind=name)
     _add_benchmarks(tsub)
     _add_eval_export_lm(tsub)
+    _add_previews(tsub)
 
 
 def _train(args: argparse.Namespace, overrides: list[str]) -> int:
@@ -309,6 +310,33 @@ def _add_teach(tsub: Any) -> None:
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default 1)")
     p.add_argument("--seed", type=int, default=None)
     p.set_defaults(func=_teach)
+
+
+def _add_previews(tsub: Any) -> None:
+    p = tsub.add_parser(
+        "previews",
+        help="a model's sign previews: a few real signers' landmarks of each gloss, beside it",
+        description="Writes MODEL's stem + .previews.npz beside it (and lists it in the "
+        "folder's index.json where that lists the model): per gloss up to --clips people of "
+        "the dataset, signers anonymised, landmarks only.",
+    )
+    p.add_argument("model", type=Path, help="the .onnx model whose glosses get previews")
+    p.add_argument(
+        "--data", type=Path, default=None,
+        help="dataset to take the clips from (default: the one the model was trained on)",
+    )  # fmt: skip
+    p.add_argument("--out", type=Path, default=None, help="default: beside the model")
+    p.add_argument("--clips", type=int, default=3, help="people per gloss (default 3)")
+    p.add_argument(
+        "--source", default=None, help="where the clips come from, as the app will say it"
+    )
+    p.set_defaults(func=_previews)
+
+
+def _previews(args: argparse.Namespace, overrides: list[str]) -> int:
+    from training.previews import run_previews_command
+
+    return run_previews_command(args, overrides)
 
 
 def _teach(args: argparse.Namespace, overrides: list[str]) -> int:

@@ -41,7 +41,7 @@ from engine.atomic import atomic_path, atomic_write_text
 from engine.data_root import data_root as shared_data
 from engine.model_index import read_index, remove_entry, write_entry
 from training.checkpoint import Checkpoint
-from training.config import TrainConfig, load_config
+from training.config import DataConfig, TrainConfig, load_config
 from training.evaluate import heldout_summary
 
 __all__ = ["RECIPE_PRESETS", "RecipePreset", "run_recipe"]
@@ -112,7 +112,12 @@ def cpu_ms_per_window(path: Path, dim: int, threads: int = 1, window: int = TIMI
 
 
 def _evaluate(
-    model: Path, lm: Path, out: Path, mirrored: bool = False, alphas: tuple[float, ...] = ()
+    model: Path,
+    lm: Path,
+    out: Path,
+    mirrored: bool = False,
+    alphas: tuple[float, ...] = (),
+    data: DataConfig | None = None,
 ) -> dict[str, Any]:
     from training.data.conditions import condition_named
     from training.evaluate import DEFAULT_ALPHAS, evaluate
@@ -125,8 +130,9 @@ def _evaluate(
         _log(f"evaluate {model}" + (" (mirrored)" if mirrored else ""))
         condition = condition_named("mirrored") if mirrored else None
         report = evaluate(
-            model, lm, alphas=alphas or DEFAULT_ALPHAS, isolated=not mirrored, condition=condition
-        )
+            model, lm, alphas=alphas or DEFAULT_ALPHAS, data=data, isolated=not mirrored,
+            condition=condition,
+        )  # fmt: skip
         cached = {**report.to_dict(), SOURCE_KEY: source}
         atomic_write_text(out, json.dumps(cached, indent=1))
     return cached
@@ -172,7 +178,10 @@ def _row(name: str, ck_path: Path, lm: Path, work: Path) -> dict[str, Any]:
         "cpu_ms": cpu_ms_per_window(onnx_path, ck.spec.in_dim),
         "cpu_ms_int8": cpu_ms_per_window(int8_path, ck.spec.in_dim),
         "eval": metrics,
-        "eval_int8": _evaluate(int8_path, lm, work / "eval" / f"{name}.int8.json"),
+        # an ONNX file carries no data config: the checkpoint's (its people, its held-out fold)
+        "eval_int8": _evaluate(
+            int8_path, lm, work / "eval" / f"{name}.int8.json", data=ck.config.data
+        ),
     }
 
 
@@ -271,7 +280,9 @@ def _ship(
     """Write the default model into ``models/``: ONNX, LM, and the checkpoint "Record and
     teach" fine-tunes (weights and rejection: no optimiser state); returns what was shipped."""
     from training.checkpoint import load_checkpoint, save_checkpoint
+    from training.data.registry import DATA_DIR
     from training.export import export_onnx
+    from training.previews import write_previews
 
     models.mkdir(parents=True, exist_ok=True)
     target = models / f"{DEFAULT_MODEL_NAME}.onnx"
@@ -286,6 +297,9 @@ def _ship(
         shutil.copyfile(lm, staged)
     fit = {"rejection": best_ck.extra["rejection"]} if "rejection" in best_ck.extra else {}
     save_checkpoint(models / f"{DEFAULT_MODEL_NAME}.pt", replace(best_ck, extra=fit))
+    # sign previews (issue 20): each gloss as a few people of the people dataset sign it
+    previews = models / f"{DEFAULT_MODEL_NAME}.previews.npz"
+    write_previews(best_ck.vocab.glosses, DATA_DIR / "people", previews)
     _index(models)  # the card is rewritten (and indexed again) once every number is in
     return best_ck
 
@@ -299,6 +313,7 @@ def _index(models: Path) -> None:
             ("lm", ".arpa"),
             ("checkpoint", ".pt"),
             ("card", ".md"),
+            ("previews", ".previews.npz"),  # sign previews (issue 20)
         )
     }
     write_entry(models, DEFAULT_MODEL_NAME, {k: p for k, p in files.items() if p.is_file()})

@@ -14,11 +14,13 @@ the idle gloss ``-`` are recordings of the person at rest, used for pauses). The
    (its grammar, its training signers), so the old glosses are not forgotten;
 3. fine-tunes with CTC, then exports an ONNX model (the export's parity check included) with
    the sample count of every gloss in its ``training_data`` metadata, and writes the new
-   checkpoint beside it (same stem, ``.pt``) so the result can be taught again.
+   checkpoint beside it (same stem, ``.pt``) so the result can be taught again, and its sign
+   previews (``.previews.npz``, :mod:`training.previews`): the person's own take of each gloss
+   they recorded, and the base model's previews for the rest.
 
 Progress goes to stdout as lines ``PROGRESS_PREFIX + JSON`` (``stage``, ``fraction`` in 0..1,
 ``message`` and more), which the app's progress bar reads; everything else printed is for
-people. Output is all-or-nothing: both files are staged under hidden names and renamed at the
+people. Output is all-or-nothing: the files are staged under hidden names and renamed at the
 end with SIGTERM blocked; a SIGTERM (the app's Cancel) before that removes the staged files.
 """
 
@@ -48,6 +50,7 @@ from engine.decoder import GlossDecoder
 from engine.errors import SignStreamError
 from engine.landmarks import LandmarkSequence
 from engine.model import read_model_info
+from engine.previews import Previews, previews_path, save_previews
 from engine.vocabulary import BLANK, Vocabulary
 from training.batches import Batch, batches, predict
 from training.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
@@ -57,6 +60,7 @@ from training.data.sentences import Example, clip_example, features_of, hold_edg
 from training.data.synthesis import SamplePool, SynthesisConfig, collect_samples, synthesize
 from training.loop import Loop, Schedule, epoch_seed
 from training.models.base import ModelSpec, model_from_spec
+from training.previews import base_previews, taught_previews
 from training.trainer import ctc_loss
 
 __all__ = [
@@ -403,7 +407,10 @@ def teach(
         new_config, spec, data.vocab, model.state_dict(), ck.epoch + config.epochs,
         ck.best_wer, ck.history + history,
     )  # fmt: skip
-    pt = _write_model(new_ck, out, window, hop, name, data.counts, metadata)
+    takes = {g: [seq for _, seq in items] for g, items in data.user_samples.items()}
+    base, _ = base_previews(init.with_suffix(".onnx"))  # none: only the person's takes
+    previews = taught_previews(takes, base, data.vocab.glosses)
+    pt = _write_model(new_ck, out, window, hop, name, data.counts, metadata, previews)
     seconds = time.perf_counter() - t0
     result = TeachResult(
         out, pt, data.vocab.glosses, data.new_glosses, data.num_user_samples, fit, seconds
@@ -462,26 +469,30 @@ def _fine_tune(
 
 def _write_model(
     ck: Checkpoint, out: Path, window: int | None, hop: int, name: str,
-    counts: Counter[str], metadata: dict[str, Any],
+    counts: Counter[str], metadata: dict[str, Any], previews: Previews,
 ) -> Path:  # fmt: skip
-    """``out`` (ONNX) and its ``.pt`` beside it, both or neither: staged, then renamed with
-    SIGTERM held off (a cancelled teach never leaves half a model)."""
+    """``out`` (ONNX), its ``.pt`` and its previews beside it, all or none: staged, then
+    renamed with SIGTERM held off (a cancelled teach never leaves half a model); the ONNX
+    comes last, so the app never lists a model whose other files are not there yet."""
     from training.export import export_onnx  # onnxscript is slow to import: only when needed
 
     pt = out.with_suffix(".pt")
     staged_onnx = out.with_name(f".{out.stem}.teach-{os.getpid()}.onnx")
     staged_pt = out.with_name(f".{out.stem}.teach-{os.getpid()}.pt")
+    staged_previews = out.with_name(f".{out.stem}.teach-{os.getpid()}.previews.npz")
     out.parent.mkdir(parents=True, exist_ok=True)
     try:
         export_onnx(ck, staged_onnx, window, hop, name)
         _add_training_counts(staged_onnx, counts, metadata)
         save_checkpoint(staged_pt, ck)
+        save_previews(previews, staged_previews)
         with _sigterm_blocked():
+            os.replace(staged_previews, previews_path(out))
             os.replace(staged_pt, pt)
             os.replace(staged_onnx, out)
     finally:
-        staged_onnx.unlink(missing_ok=True)
-        staged_pt.unlink(missing_ok=True)
+        for staged in (staged_onnx, staged_pt, staged_previews):
+            staged.unlink(missing_ok=True)
     return pt
 
 
