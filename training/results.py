@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from training.checkpoint import Checkpoint
+from training.data.people import AMBIGUOUS
 from training.evaluate import beam_wer, heldout_summary
 
 __all__ = ["model_card", "results_markdown"]
@@ -52,7 +53,9 @@ def _shipped(s: dict[str, Any]) -> dict[str, Any]:
 
 def _header(s: dict[str, Any]) -> list[str]:
     p, cv, v = s["preset_settings"], s["crossval"], s["vocabulary"]
-    crowd_words = [g for g in v["glosses"] if v["crowd_groups"].get(g, 0) >= 8]
+    crowd_words = [  # the crowd's a / i (letters or the pronoun) are not used
+        g for g in v["glosses"] if v["crowd_groups"].get(g, 0) >= 8 and g not in AMBIGUOUS
+    ]
     groups = ", ".join(f"{g} {v['crowd_groups'][g]}" for g in crowd_words)
     return [
         "# Results",
