@@ -40,6 +40,7 @@ from app.catalog import (
     sample_counts,
     user_data_dir,
 )
+from app.fit_dialog import FitDialog
 from app.notice import NoticeBar
 from app.overlay import blank_canvas, draw_landmarks, rgb_to_qimage
 from app.record_dialog import RecordDialog
@@ -117,6 +118,7 @@ class MainWindow(QMainWindow):
         self.model_entries: list[ModelEntry] = []
         self.cameras: list[Camera] = []
         self.record_dialog: RecordDialog | None = None
+        self.fit_dialog: FitDialog | None = None
         self._last_stats: StatsEvent | None = None
 
         self.video = QLabel(
@@ -131,6 +133,8 @@ class MainWindow(QMainWindow):
         column = QVBoxLayout(left)
         column.setContentsMargins(0, 0, 0, 0)
         column.addWidget(self.notice)
+        self.fit_offer = self._fit_offer_bar()
+        column.addWidget(self.fit_offer)
         column.addWidget(self.video, 1)
         split = QSplitter()
         split.addWidget(left)
@@ -313,6 +317,7 @@ class MainWindow(QMainWindow):
         recent.setEnabled(bool(self.prefs.recent_models))
         menu.addSeparator()
         self._action(menu, "Record and teach…", self.open_record_dialog)
+        self._action(menu, "Fit to me…", self.open_fit_dialog)
 
     @Slot()
     def choose_model(self) -> None:
@@ -535,6 +540,62 @@ class MainWindow(QMainWindow):
         self.fill_model_menu()
         self.statusBar().showMessage(f"New model {Path(path).name}: choose it in the Model menu")
 
+    # ------------------------------------------------------------------ fit to me
+    def _fit_offer_bar(self) -> QWidget:
+        """The first-run offer: shown until it is answered (either button), then never."""
+        bar = QWidget()
+        row = QHBoxLayout(bar)
+        row.setContentsMargins(6, 2, 6, 2)
+        text = QLabel("New here? Fit the model to your signing: 3 takes of each sign.")
+        text.setWordWrap(True)  # the bar must not widen the window's minimum size
+        row.addWidget(text, 1)
+        yes, no = QPushButton("Fit to me…"), QPushButton("Not now")
+        yes.clicked.connect(self._answer_fit_offer)
+        yes.clicked.connect(self.open_fit_dialog)
+        no.clicked.connect(self._answer_fit_offer)
+        row.addWidget(yes)
+        row.addWidget(no)
+        bar.setVisible(not self.prefs.fit_offered)
+        return bar
+
+    def _answer_fit_offer(self) -> None:
+        self.fit_offer.hide()
+        self.update_prefs(fit_offered=True)
+
+    @Slot()
+    def open_fit_dialog(self) -> None:
+        if self.fit_dialog is None:
+            self.fit_dialog = FitDialog(self.data_dir, self.user_models_dir, self)
+            self.bridge.frame.connect(self.fit_dialog.on_frame)
+            self.bridge.finished.connect(self._fit_source_ended)
+            self.fit_dialog.model_fitted.connect(self.on_model_fitted)
+            self.fit_dialog.switch_back.connect(lambda p: self.load_model(Path(p)))
+        self._update_fit_dialog()
+        self.fit_dialog.show()
+        self.fit_dialog.raise_()
+
+    @Slot()
+    def _fit_source_ended(self) -> None:
+        # only when nothing plays now: a source replaced by another (Source menu) ends too
+        if self.fit_dialog is not None and not self.bridge.running:
+            self.fit_dialog.on_source_ended()
+
+    def _update_fit_dialog(self) -> None:
+        if self.fit_dialog is None:
+            return
+        info = self.bridge.model_info
+        path = Path(info.path) if info is not None else None
+        glosses = info.vocabulary.glosses if info is not None else ()
+        self.fit_dialog.set_model(path, checkpoint_for(path) if path else None, glosses)
+        self.fit_dialog.source_running = self.bridge.running
+
+    @Slot(str)
+    def on_model_fitted(self, path: str) -> None:
+        """Use the fitted model at once; the original stays in the Model menu."""
+        self.load_model(Path(path))
+        self.fill_model_menu()
+        self.statusBar().showMessage(f"Now using {Path(path).name}; the original is in Model")
+
     # ------------------------------------------------------------------ sources
     @Slot()
     def choose_source(self) -> None:
@@ -560,8 +621,9 @@ class MainWindow(QMainWindow):
             self.on_error(str(e), True)
             return
         self.notice.dismiss()  # what failed before was about another source
-        if self.record_dialog is not None:
-            self.record_dialog.source_running = True
+        for dialog in (self.record_dialog, self.fit_dialog):
+            if dialog is not None:
+                dialog.source_running = True
         self.statusBar().showMessage(f"Opening {_source_name(source)}…")
 
     @Slot()
@@ -630,8 +692,9 @@ class MainWindow(QMainWindow):
         self._playing_camera = event.live
         self._show_mirror_of_source()
         self.transcript.add_source(_source_name(event.source))
-        if self.record_dialog is not None:
-            self.record_dialog.source_running = True
+        for dialog in (self.record_dialog, self.fit_dialog):
+            if dialog is not None:
+                dialog.source_running = True
         self.statusBar().showMessage(f"Playing {event.description}")
 
     @Slot(object)
@@ -642,8 +705,9 @@ class MainWindow(QMainWindow):
 
     @Slot()
     def on_finished(self) -> None:
-        if self.record_dialog is not None:
-            self.record_dialog.source_running = self.bridge.running
+        for dialog in (self.record_dialog, self.fit_dialog):
+            if dialog is not None:
+                dialog.source_running = self.bridge.running
 
     @Slot(object)
     def on_model_changed(self, info: ModelInfo | None) -> None:
@@ -656,6 +720,7 @@ class MainWindow(QMainWindow):
             )
             self.bridge.set_decoder(self.decoder_config(info))
         self._update_record_dialog()
+        self._update_fit_dialog()
         self._show_status()
 
     def _show_status(self) -> None:
@@ -679,6 +744,8 @@ class MainWindow(QMainWindow):
         self.update_prefs(geometry=bytes(self.saveGeometry().data()))
         if self.record_dialog is not None:
             self.record_dialog.teacher.shutdown()  # its staged files removed, nothing half
+        if self.fit_dialog is not None:
+            self.fit_dialog.teacher.shutdown()
         self.bridge.close()  # the engine thread has ended when this returns
         super().closeEvent(event)
 

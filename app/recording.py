@@ -206,6 +206,10 @@ class TakeRecorder(QObject):
     def on_frame(self, event: FrameEvent) -> None:
         if self.state != "recording":
             return
+        if self._frames and event.timestamp <= self._frames[-1].timestamp:
+            # the clock went back: another source began (a camera chosen again, a new file);
+            # frames of two sources are no take: start it again from this one
+            self._frames = []
         self._frames.append(event)
         # the source's clock, not the wall clock: a file played faster than real time still
         # gives takes of the same length as a camera would

@@ -43,6 +43,7 @@ class AppSettings:
     overlay: bool = True  # draw the landmarks over the video
     large_text: bool = False  # transcript readable from across a room
     geometry: bytes = b""  # QMainWindow.saveGeometry()
+    fit_offered: bool = False  # the first-run offer of Fit to me was answered (shown no more)
 
 
 def default_qsettings() -> QSettings:
@@ -70,7 +71,15 @@ def _parse(field: str, value: Any, default: Any) -> Any:
             return None
         w, h = text.split("x", 1)
         return (int(w), int(h))
-    if field in ("lm_enabled", "mirror_camera", "mirror_file", "overlay", "large_text", "settle"):
+    if field in (
+        "lm_enabled",
+        "mirror_camera",
+        "mirror_file",
+        "overlay",
+        "large_text",
+        "settle",
+        "fit_offered",
+    ):
         return _bool(value, default)
     if field == "alpha":
         return None if value in (None, "", "model") else float(value)

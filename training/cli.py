@@ -309,6 +309,10 @@ def _add_teach(tsub: Any) -> None:
     p.add_argument("--name", default=None, help="display name (default: the file name)")
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default 1)")
     p.add_argument("--seed", type=int, default=None)
+    p.add_argument(
+        "--calibrate", action="store_true",
+        help="Fit to me: the settings for takes of glosses the model knows (fast)",
+    )  # fmt: skip
     p.set_defaults(func=_teach)
 
 

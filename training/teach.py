@@ -64,10 +64,12 @@ from training.previews import base_previews, taught_previews
 from training.trainer import ctc_loss
 
 __all__ = [
+    "CALIBRATION",
     "PROGRESS_PREFIX",
     "TeachConfig",
     "TeachError",
     "TeachResult",
+    "fine_tuned",
     "grow_state",
     "grow_vocabulary",
     "teach",
@@ -114,6 +116,12 @@ class TeachConfig:
             raise ValueError(f"old_fraction must be in [0, 1), got {self.old_fraction}")
         if self.max_glosses < 1 or self.batch_size < 1:
             raise ValueError("max_glosses and batch_size must be >= 1")
+
+
+# "Fit to me" (``--calibrate``): the person's takes of glosses the model already knows. Chosen
+# on held-out people by bench/calibration.py (its --split tune) so that the default vocabulary
+# with 3 takes a gloss fits in under a minute on a 2-core CPU
+CALIBRATION = TeachConfig(epochs=8, user_sentences=96)
 
 
 @dataclass(frozen=True)
@@ -356,23 +364,13 @@ def _add_training_counts(path: Path, counts: Counter[str], extra: dict[str, Any]
         onnx.save(proto, str(tmp))
 
 
-def teach(
-    recordings: str | os.PathLike[str],
-    init: str | os.PathLike[str],
-    out: str | os.PathLike[str],
-    config: TeachConfig = TeachConfig(),  # frozen: a shared default is safe
-    report: Report = print_progress,
-) -> TeachResult:
-    """Fine-tune ``init`` on ``recordings`` and write ``out`` (ONNX) and its ``.pt`` beside it."""
-    t0 = time.perf_counter()
-    recordings, init, out = Path(recordings), Path(init), Path(out)
+def fine_tuned(
+    recordings: Path, ck: Checkpoint, config: TeachConfig, report: Report, name: str
+) -> tuple[Checkpoint, TeachData, float]:
+    """``ck`` fine-tuned on ``recordings``, nothing written: the new checkpoint (named
+    ``name``), the data it learnt from and its greedy accuracy on the person's samples."""
     if config.threads > 0:
         torch.set_num_threads(config.threads)
-    report({"stage": "data", "fraction": 0.0, "message": "reading recordings"})
-    try:
-        ck = load_checkpoint(init)
-    except (ValueError, FileNotFoundError) as e:
-        raise TeachError(f"--init: {e}") from e
     data = TeachData(recordings, ck, config)
     old_classes = ck.vocab.num_classes
     spec = ModelSpec(ck.spec.family, ck.spec.in_dim, data.vocab.num_classes, ck.spec.config)
@@ -391,6 +389,30 @@ def teach(
     )
     history = _fine_tune(model, data, config, report)
     fit = _fit_accuracy(model, data)
+    new_config: TrainConfig = replace(ck.config, name=name)
+    new_ck = Checkpoint(
+        new_config, spec, data.vocab, model.state_dict(), ck.epoch + config.epochs,
+        ck.best_wer, ck.history + history,
+    )  # fmt: skip
+    return new_ck, data, fit
+
+
+def teach(
+    recordings: str | os.PathLike[str],
+    init: str | os.PathLike[str],
+    out: str | os.PathLike[str],
+    config: TeachConfig = TeachConfig(),  # frozen: a shared default is safe
+    report: Report = print_progress,
+) -> TeachResult:
+    """Fine-tune ``init`` on ``recordings`` and write ``out`` (ONNX) and its ``.pt`` beside it."""
+    t0 = time.perf_counter()
+    recordings, init, out = Path(recordings), Path(init), Path(out)
+    report({"stage": "data", "fraction": 0.0, "message": "reading recordings"})
+    try:
+        ck = load_checkpoint(init)
+    except (ValueError, FileNotFoundError) as e:
+        raise TeachError(f"--init: {e}") from e
+    new_ck, data, fit = fine_tuned(recordings, ck, config, report, name=out.stem)
     report({"stage": "export", "fraction": 0.92, "message": f"fit on your samples {fit:.0%}"})
 
     window, hop, base_name = _export_shape(init, config)
@@ -402,11 +424,6 @@ def teach(
         "new_glosses": list(data.new_glosses),
         "fit_accuracy": fit,
     }
-    new_config: TrainConfig = replace(ck.config, name=out.stem)
-    new_ck = Checkpoint(
-        new_config, spec, data.vocab, model.state_dict(), ck.epoch + config.epochs,
-        ck.best_wer, ck.history + history,
-    )  # fmt: skip
     takes = {g: [seq for _, seq in items] for g, items in data.user_samples.items()}
     base, _ = base_previews(init.with_suffix(".onnx"))  # none: only the person's takes
     previews = taught_previews(takes, base, data.vocab.glosses)
@@ -524,7 +541,8 @@ def run_teach_command(args: Any, overrides: list[str]) -> int:
         "name": args.name, "seed": args.seed, "threads": args.threads,
     }  # fmt: skip
     # options not given keep TeachConfig's defaults (the parser does not import torch for them)
-    config = TeachConfig(**{k: v for k, v in given.items() if v is not None})
+    base = CALIBRATION if args.calibrate else TeachConfig()
+    config = replace(base, **{k: v for k, v in given.items() if v is not None})
     result = teach(args.recordings, args.init, args.out, config)
     print(
         f"{result.onnx}: {len(result.vocabulary)} glosses ({len(result.new_glosses)} new), "

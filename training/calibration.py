@@ -1,0 +1,199 @@
+"""How well "Fit to me" works: the k-shot curve on people the model never saw.
+
+For each held-out person (someone of the people dataset, :mod:`training.data.people`, whose
+clips the model did not train on), the clips of each vocabulary gloss they recorded are put in
+a fixed random order: the first ``k`` are that person's calibration takes, the clips after the
+first ``max(ks)`` are evaluated (the same clips for every ``k``, so the curve compares like with
+like). The model is fine-tuned on the takes exactly as the app's Fit to me does
+(:func:`training.teach.fine_tuned` with :data:`training.teach.CALIBRATION`, the original training
+data mixed in), and compared with the model before:
+
+* **isolated top-1** on the evaluated clips, decided as the app decides (one gloss of the whole
+  vocabulary or nothing; a rest clip is right when it gives nothing);
+* **continuous WER** (beam + LM) on sentences synthesised from the evaluated clips
+  (:mod:`training.heldout_people`'s way);
+* **nothing forgotten**: the other held-out people's top-1 with the model fitted to this one;
+* the fine-tune's wall time.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import tempfile
+import time
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from engine.dataset import Dataset, SampleInfo
+from engine.decoder import DecoderConfig, GlossDecoder
+from training.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
+from training.data.grammar import load_grammar
+from training.data.people import IDLE
+from training.data.registry import NOTHING
+from training.evaluate import load_for_eval
+from training.generalise import decide_clips
+from training.heldout_people import _person_wers
+from training.teach import CALIBRATION, TeachConfig, fine_tuned
+
+__all__ = ["KS", "HeldOutPerson", "Split", "fit_person", "heldout_people", "person_curve"]
+
+KS = (1, 3, 5)  # takes per gloss on the curve
+DEFAULT_K = 3  # the app's default: "nothing forgotten" is measured after this many
+MAX_EVAL_PER_GLOSS = 20  # evaluated clips per person and gloss (asl-coffee's have hundreds)
+WER_SENTENCES = 20  # per person and model
+
+
+@dataclass(frozen=True)
+class HeldOutPerson:
+    signer: str
+    dataset: str  # "asl-coffee" or "crowd"
+    infos: tuple[SampleInfo, ...]  # their isolated clips of the vocabulary (rest included)
+
+
+@dataclass(frozen=True)
+class Split:
+    """One person's takes for each k, and the clips evaluated (the same for every k)."""
+
+    takes: dict[int, tuple[SampleInfo, ...]]
+    evaluated: tuple[SampleInfo, ...]
+
+
+def _order(signer: str) -> str:
+    return hashlib.sha1(signer.encode()).hexdigest()
+
+
+def heldout_people(
+    dataset: Dataset, ck: Checkpoint, min_glosses: int = 1, ks: Sequence[int] = KS
+) -> list[HeldOutPerson]:
+    """The people of ``dataset`` that ``ck`` never trained on, in a fixed hashed order.
+
+    Trained on: the signers of ``ck``'s own dataset that are not its test signers (the people
+    dataset keeps asl-coffee's names; the crowd was in none of our asl-coffee trainings). Only
+    people with more than ``max(ks)`` clips of at least ``min_glosses`` vocabulary glosses.
+    """
+    data = ck.config.data
+    own = Path(data.dataset).name  # "asl-coffee"
+    wanted = set(ck.vocab.glosses)
+    by_signer: dict[str, list[SampleInfo]] = defaultdict(list)
+    for info in dataset.infos:
+        if len(info.glosses) != 1 or not (info.gloss in wanted or info.gloss == IDLE):
+            continue
+        source = info.extra.get("dataset", "")
+        if source == own and info.signer not in data.test_signers:
+            continue  # trained on
+        by_signer[info.signer].append(info)
+    out = []
+    for signer, infos in by_signer.items():
+        counts: dict[str, int] = defaultdict(int)
+        for i in infos:
+            counts[i.gloss] += i.gloss != IDLE
+        if sum(n > max(ks) for n in counts.values()) >= min_glosses:
+            source = infos[0].extra.get("dataset", "")
+            out.append(HeldOutPerson(signer, source, tuple(infos)))
+    return sorted(out, key=lambda p: _order(p.signer))
+
+
+def split_person(person: HeldOutPerson, ks: Sequence[int] = KS, seed: int = 0) -> Split:
+    """Takes: the first k clips of each gloss (recorded more than max(ks) times) in a random
+    order of the person's own; evaluated: at most MAX_EVAL_PER_GLOSS of the clips after the
+    first max(ks), rest clips included."""
+    rng = np.random.default_rng([seed, int(_order(person.signer)[:8], 16)])
+    by_gloss: dict[str, list[SampleInfo]] = defaultdict(list)
+    for info in person.infos:
+        by_gloss[info.gloss].append(info)
+    top = max(ks)
+    takes: dict[int, list[SampleInfo]] = {k: [] for k in ks}
+    evaluated: list[SampleInfo] = []
+    for gloss, infos in sorted(by_gloss.items()):
+        order = [infos[int(i)] for i in rng.permutation(len(infos))]
+        if gloss != IDLE and len(order) > top:
+            for k in ks:
+                takes[k] += order[:k]
+            order = order[top:]
+        evaluated += order[:MAX_EVAL_PER_GLOSS]
+    return Split({k: tuple(v) for k, v in takes.items()}, tuple(evaluated))
+
+
+def top1(model: Any, dataset: Dataset, infos: Sequence[SampleInfo]) -> float:
+    """Isolated top-1 of ``model`` (a path or loaded) on ``infos``, as the app decides."""
+    decisions = decide_clips(model, [dataset[i.index] for i in infos])
+    want = [NOTHING if i.gloss == IDLE else i.gloss for i in infos]
+    return float(np.mean([d.given() == w for d, w in zip(decisions, want, strict=True)]))
+
+
+def fit_person(
+    init: Path, dataset: Dataset, takes: Sequence[SampleInfo], out: Path, config: TeachConfig
+) -> tuple[Path, float]:
+    """``init`` fine-tuned on ``takes`` (written as the app's recordings are): the new
+    checkpoint ``out`` and the fine-tune's wall time in seconds (data, training, fit check;
+    without the ONNX export, which the app's run adds)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        recordings = Dataset.create(Path(tmp) / "takes", "calibration takes")
+        recordings.append([replace(dataset[i.index], signer="user:me") for i in takes])
+        t0 = time.perf_counter()
+        new_ck, _, _ = fine_tuned(
+            Path(tmp) / "takes", load_checkpoint(init), config, lambda event: None, out.stem
+        )
+        seconds = time.perf_counter() - t0
+    save_checkpoint(out, new_ck)
+    return out, seconds
+
+
+def _wer(model: Path, dataset: Dataset, infos: Sequence[SampleInfo], lm: Path | None,
+         alpha: float, grammar: Path, seed: int) -> float | None:  # fmt: skip
+    loaded = load_for_eval(model)
+    beam = GlossDecoder(
+        loaded.vocab, None if lm is None else str(lm), DecoderConfig(method="beam", alpha=alpha)
+    )
+    try:
+        _, wers = _person_wers(
+            loaded, dataset, infos, load_grammar(grammar), beam, WER_SENTENCES, seed
+        )
+    finally:
+        beam.close()
+    return wers[True]
+
+
+def person_curve(
+    init: Path, dataset: Dataset, person: HeldOutPerson, others: Sequence[HeldOutPerson],
+    work: Path, lm: Path | None, alpha: float, grammar: Path,
+    config: TeachConfig = CALIBRATION, ks: Sequence[int] = KS,
+) -> dict[str, Any]:  # fmt: skip
+    """One person's curve: top-1 and WER before and after k takes a gloss, fine-tune seconds,
+    and (after DEFAULT_K, or the largest k below it) the other people's top-1 with the model
+    fitted to this person."""
+    init = init.with_suffix(".pt")  # before and after both from checkpoints: like with like
+    split = split_person(person, ks)
+    seed = int(_order(person.signer)[:8], 16)
+    row: dict[str, Any] = {
+        "signer": person.signer, "dataset": person.dataset,
+        "glosses": sorted({i.gloss for i in split.takes[max(ks)]}),
+        "evaluated_clips": len(split.evaluated),
+        "before": {"top1": top1(init, dataset, split.evaluated),
+                   "wer": _wer(init, dataset, split.evaluated, lm, alpha, grammar, seed)},
+    }  # fmt: skip
+    forgetting_k = max([k for k in ks if k <= DEFAULT_K] or [min(ks)])
+    for k in ks:
+        fitted, seconds = fit_person(
+            init, dataset, split.takes[k], work / f"{seed}-k{k}.pt", config
+        )
+        row[f"k{k}"] = {
+            "top1": top1(fitted, dataset, split.evaluated),
+            "wer": _wer(fitted, dataset, split.evaluated, lm, alpha, grammar, seed),
+            "takes": len(split.takes[k]),
+            "fine_tune_s": round(seconds, 1),
+        }
+        if k == forgetting_k and others:
+            # each other person's own evaluated clips: their "before" is their own row's
+            row["others_after"] = {
+                "k": k,
+                "top1": {
+                    o.signer: top1(fitted, dataset, split_person(o, ks).evaluated) for o in others
+                },
+            }
+    return row
