@@ -165,6 +165,14 @@ def test_people_and_unknown_datasets(fake_shared: Path, tmp_path: Path) -> None:
     build_unknown(fake_shared, tmp_path / "unknown")
     unknown = Dataset(tmp_path / "unknown").infos
     assert {i.gloss for i in unknown} == {"zebra"} and len(unknown) == 3
+    # as distractors, a fold's unknown signs stay out of the training that holds it out
+    from training.data.sentences import _distractors
+
+    held = next(i for i in unknown)
+    fold = int(held.extra["fold"])
+    kept = list(_distractors(Dataset(tmp_path / "unknown"), set(), fold))
+    assert len(kept) == sum(i.extra["fold"] != str(fold) for i in unknown) < len(unknown)
+    assert len(list(_distractors(Dataset(tmp_path / "unknown"), {held.signer}, -1))) < 3
 
 
 # ---------------------------------------------------------------------- grammar includes

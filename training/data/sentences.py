@@ -13,7 +13,7 @@ one preprocessing path the live engine uses too.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -188,6 +188,15 @@ def split_samples(
     return sorted(train), sorted(dev)
 
 
+def _distractors(dataset: Dataset, held_out: set[str], fold: int) -> Iterator[LandmarkSequence]:
+    """A distractor set's clips but those of held-out people (by name, or by the fold a
+    people dataset gave them): a training must not see the people it is measured on."""
+    for info in dataset.infos:
+        if info.signer in held_out or (fold >= 0 and info.extra.get("fold") == str(fold)):
+            continue
+        yield dataset[info.index]
+
+
 class SentenceData:
     """The data of one run: vocabulary, sample pools, and sentence features per split."""
 
@@ -231,7 +240,7 @@ class SentenceData:
         self.distractors = [
             seq
             for path in config.distractors
-            for seq in Dataset(path)
+            for seq in _distractors(Dataset(path), set(held_out), config.test_fold)
             if len(seq.glosses) == 1 and seq.glosses[0] not in self.vocab
         ]
         self._fixed_config = fixed
