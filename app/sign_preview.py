@@ -21,10 +21,9 @@ from PySide6.QtGui import QColor, QImage, QPainter, QPaintEvent, QPen
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
 from app.overlay import CANVAS_COLOUR, COLOURS, draw_landmarks
-from engine.errors import SignStreamError
 from engine.features import DEFAULT_ASPECT
 from engine.landmarks import POSE
-from engine.previews import PreviewClip, Previews, load_previews, previews_beside
+from engine.previews import PreviewClip, Previews, previews_of
 
 __all__ = ["NO_PREVIEWS", "SignPreview", "model_previews"]
 
@@ -45,17 +44,11 @@ NOSE, LEFT_EAR, RIGHT_EAR, LEFT_SHOULDER, RIGHT_SHOULDER = (
 
 
 def model_previews(model: Path | None) -> tuple[Previews | None, str]:
-    """The previews of ``model`` (an ``.onnx``), or None and what to tell the user instead:
-    that it has none, or why its file cannot be used (the model works without it)."""
+    """The previews of ``model`` (an ``.onnx``), or None and what to tell the user instead."""
     if model is None:
         return None, "No model is loaded."
-    path = previews_beside(model)
-    if path is None:
-        return None, f"{NO_PREVIEWS} ({model.name} has no {model.stem}.previews.npz)."
-    try:
-        return load_previews(path), ""
-    except SignStreamError as e:
-        return None, f"{NO_PREVIEWS}: {e}"
+    previews, why = previews_of(model)
+    return previews, "" if previews is not None else f"{NO_PREVIEWS}: {why}."
 
 
 @dataclass(frozen=True)

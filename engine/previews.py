@@ -64,6 +64,7 @@ __all__ = [
     "clip_from_sequence",
     "load_previews",
     "previews_beside",
+    "previews_of",
     "previews_path",
     "save_previews",
 ]
@@ -200,6 +201,19 @@ def previews_beside(model: str | os.PathLike[str]) -> Path | None:
         return entry.path(p.parent, "previews")
     candidate = previews_path(p)
     return candidate if candidate.is_file() else None
+
+
+def previews_of(model: str | os.PathLike[str]) -> tuple[Previews | None, str]:
+    """The previews of ``model`` (an ``.onnx``), or None and why not: it has none, or its file
+    cannot be used (the model works without it)."""
+    p = Path(model)
+    path = previews_beside(p)
+    if path is None:
+        return None, f"{p.name} has no {p.stem}{SUFFIX}"
+    try:
+        return load_previews(path), ""
+    except SignStreamError as e:
+        return None, str(e)
 
 
 def save_previews(previews: Previews, path: str | os.PathLike[str]) -> Path:

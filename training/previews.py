@@ -32,7 +32,6 @@ import numpy as np
 import numpy.typing as npt
 
 from engine.dataset import Dataset
-from engine.errors import SignStreamError
 from engine.landmarks import POSE, LandmarkSequence
 from engine.model_index import add_file, read_index
 from engine.previews import (
@@ -41,7 +40,6 @@ from engine.previews import (
     Previews,
     clip_from_sequence,
     load_previews,
-    previews_beside,
     previews_path,
     save_previews,
 )
@@ -49,7 +47,6 @@ from engine.previews import (
 __all__ = [
     "USER_SIGNER",
     "PreviewChoice",
-    "base_previews",
     "build_previews",
     "run_previews_command",
     "taught_previews",
@@ -166,17 +163,6 @@ def write_previews(
     root = Path(dataset)
     text = source or f"real recordings of the {root.name} dataset, signers anonymised"
     return save_previews(build_previews(Dataset(root), glosses, text, choice), out)
-
-
-def base_previews(model: Path) -> tuple[Previews | None, str]:
-    """The previews beside ``model`` (an ``.onnx``), or None and why there are none."""
-    path = previews_beside(model)
-    if path is None:
-        return None, f"{model.name} has no sign previews"
-    try:
-        return load_previews(path), ""
-    except SignStreamError as e:
-        return None, str(e)
 
 
 def taught_previews(

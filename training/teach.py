@@ -50,7 +50,7 @@ from engine.decoder import GlossDecoder
 from engine.errors import SignStreamError
 from engine.landmarks import LandmarkSequence
 from engine.model import read_model_info
-from engine.previews import Previews, previews_path, save_previews
+from engine.previews import Previews, previews_of, previews_path, save_previews
 from engine.vocabulary import BLANK, Vocabulary
 from training.batches import Batch, batches, predict
 from training.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
@@ -60,7 +60,7 @@ from training.data.sentences import Example, clip_example, features_of, hold_edg
 from training.data.synthesis import SamplePool, SynthesisConfig, collect_samples, synthesize
 from training.loop import Loop, Schedule, epoch_seed
 from training.models.base import ModelSpec, model_from_spec
-from training.previews import base_previews, taught_previews
+from training.previews import taught_previews
 from training.trainer import ctc_loss
 
 __all__ = [
@@ -425,7 +425,7 @@ def teach(
         "fit_accuracy": fit,
     }
     takes = {g: [seq for _, seq in items] for g, items in data.user_samples.items()}
-    base, _ = base_previews(init.with_suffix(".onnx"))  # none: only the person's takes
+    base, _ = previews_of(init.with_suffix(".onnx"))  # none: only the person's takes
     previews = taught_previews(takes, base, data.vocab.glosses)
     pt = _write_model(new_ck, out, window, hop, name, data.counts, metadata, previews)
     seconds = time.perf_counter() - t0
