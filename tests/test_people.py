@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import itertools
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -295,6 +296,30 @@ def test_the_choice_weighs_known_signs_and_refused_unknown_ones_alike() -> None:
     assert choose(cv) == ("student", True)  # 0.85 beats 0.825, 0.65 and 0.725
 
 
+def test_the_choice_compares_kinds_on_shared_folds_and_keeps_the_coffee_signers() -> None:
+    from training.selection import ASL_COFFEE_FLOOR, choose
+
+    def summary(top1: float, false_accept: float, coffee: float = 0.95) -> dict[str, Any]:
+        return {"top1_mean": top1, "unknown_false_accept": false_accept,
+                "top1_by_dataset": {"asl-coffee": coffee, "crowd": top1}}  # fmt: skip
+
+    student = {"rejection": summary(0.80, 0.10), "plain": summary(0.90, 0.60)}
+    distilled = {"rejection": summary(0.70, 0.10), "plain": summary(0.80, 0.60)}
+    cv: dict[str, Any] = {"kinds": {"student": student, "distilled": distilled}}
+    assert choose(cv) == ("student", True)
+    # on the one fold both have, the distilled student is better: that comparison decides
+    cv["shared"] = {"student": distilled, "distilled": student}
+    assert choose(cv) == ("distilled", True)
+    # rejection loses the asl-coffee signers (over all folds): the plain model ships
+    low = ASL_COFFEE_FLOOR - 0.1
+    cv = {"kinds": {"student": {"rejection": summary(0.80, 0.10, low),
+                                "plain": summary(0.90, 0.60)}}}  # fmt: skip
+    assert choose(cv) == ("student", False)
+    # nobody keeps them: the best score ships all the same
+    cv["kinds"]["student"]["plain"] = summary(0.90, 0.60, low)
+    assert choose(cv) == ("student", True)
+
+
 def test_random_sentences_drawn_by_gloss_reach_every_gloss(tiny_data: Path) -> None:
     from collections import Counter
 
@@ -316,3 +341,48 @@ def test_random_sentences_drawn_by_gloss_reach_every_gloss(tiny_data: Path) -> N
     assert set(counts) == {"hello", "tea", "coffee"} and min(counts.values()) > 100
     with pytest.raises(ValueError, match="random_draw"):
         drawn("person")
+
+
+def test_crossval_trains_teacher_and_distilled_on_their_folds_only(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A CPU budget: the baseline on folds 0-2, the teacher and the distilled student on fold
+    0 only; the distilled run gets its fold's teacher and student, and kinds are compared on
+    fold 0 (``shared``)."""
+    from training import crossval
+
+    trained: list[tuple[str, int, tuple[str, ...]]] = []
+
+    def fake_train(config: Any, log: Any) -> Path:
+        kind, fold = config.name.split("-fold")
+        trained.append((kind, int(fold), tuple(config.distill.teachers)))
+        return tmp_path / config.name / "best.pt"
+
+    def fake_evaluated(ckpt: Path, fold: int, *args: Any) -> dict[str, Any]:
+        top1 = {"teacher": 0.3, "student": 0.5 + 0.1 * fold, "distilled": 0.6}[
+            ckpt.parent.name.split("-fold")[0]
+        ]
+        person = {
+            "signer": f"p{fold}", "dataset": "crowd", "fold": fold, "glosses": ["hello"],
+            "clips": 10, "top1": top1, "sentences": 0, "wer": None, "unknown_clips": 0,
+            "unknown_accepted": 0, "recall": {"hello": top1},
+        }  # fmt: skip
+        variant = {"people": [person], "confusions": {"hello": {"hello": 1}}}
+        return {"fold": fold, "plain": variant, "rejection": variant}
+
+    monkeypatch.setattr(crossval, "_train", fake_train)
+    monkeypatch.setattr(crossval, "_evaluated", fake_evaluated)
+    cv = crossval.cross_validate(tmp_path, tmp_path / "lm.arpa", 0.5, (0, 1, 2), distill_folds=(0,))
+    assert [(k, f) for k, f, _ in trained] == [
+        ("teacher", 0),
+        ("student", 0),
+        ("distilled", 0),
+        ("student", 1),
+        ("student", 2),
+    ]
+    assert trained[2][2] == (str(tmp_path / "teacher-fold0" / "best.pt"),)
+    assert cv["kind_folds"] == {"teacher": [0], "student": [0, 1, 2], "distilled": [0]}
+    assert cv["shared_folds"] == [0]
+    assert cv["kinds"]["student"]["plain"]["top1_mean"] == pytest.approx(0.6)  # 0.5, 0.6, 0.7
+    assert cv["shared"]["student"]["plain"]["top1_mean"] == pytest.approx(0.5)  # fold 0's
+    assert (tmp_path / "crossval.json").exists()

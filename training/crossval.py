@@ -3,8 +3,10 @@ the people it never saw (:mod:`training.heldout_people`).
 
 Per fold ``k`` (``data.test_fold = k``): a teacher, the baseline student and the student
 distilled from that teacher (none of them saw fold ``k``'s people), the rejection of unknown
-signs fitted to each student, and each evaluated person by person. Resumable: a fold's finished
-runs and evaluations are kept and not redone.
+signs fitted to each student, and each evaluated person by person. A CPU budget may train the
+teacher and the distilled student on fewer folds than the baseline (``distill_folds``): kinds
+are then compared on the folds they share. Resumable: a fold's finished runs and evaluations
+are kept and not redone.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ KINDS: dict[str, tuple[str, ...]] = {
 }  # fmt: skip
 
 
+DISTILL_KINDS = ("teacher", "distilled")  # the kinds ``distill_folds`` limits
 VARIANT_NAMES = (("rejection", True), ("plain", False))  # with / without rejecting unknown signs
 
 
@@ -90,17 +93,23 @@ def cross_validate(
     kinds: Sequence[str] = ("teacher", "student", "distilled"),
     overrides: Sequence[str] = (),
     log: Callable[[str], None] = print,
+    distill_folds: Sequence[int] | None = None,
 ) -> dict[str, Any]:
-    """Train and evaluate ``kinds`` on each fold; returns per kind the pooled summaries with
-    and without rejection (:func:`training.heldout_people.summarise_people`) and each fold's
-    evaluation."""
+    """Train and evaluate ``kinds`` on each fold (the teacher and the distilled student only on
+    ``distill_folds`` when given); returns per kind the pooled summaries with and without
+    rejection (:func:`training.heldout_people.summarise_people`) over its folds (``kinds``),
+    the same over the folds every kind has (``shared``: what kinds are compared on), and each
+    fold's evaluation (``per_fold``, in the order of ``kind_folds``)."""
     from training.heldout_people import summarise_people
 
     t0 = time.perf_counter()
     results: dict[str, list[dict[str, Any]]] = {k: [] for k in kinds}
+    kind_folds: dict[str, list[int]] = {k: [] for k in kinds}
     for fold in folds:
         ckpts: dict[str, Path] = {}
         for kind in kinds:
+            if kind in DISTILL_KINDS and distill_folds is not None and fold not in distill_folds:
+                continue
             extra: tuple[str, ...] = ()
             if kind == "distilled":
                 if "teacher" not in ckpts or "student" not in ckpts:
@@ -112,12 +121,20 @@ def cross_validate(
             config = fold_config(kind, fold, out, overrides, *extra)
             ckpts[kind] = _train(config, log)
             results[kind].append(_evaluated(ckpts[kind], fold, lm, alpha, config.data.grammar, log))
+            kind_folds[kind].append(fold)
+    shared = [f for f in folds if all(f in kind_folds[k] for k in kinds)]
+
+    def pooled(kind: str, only: Sequence[int] | None = None) -> dict[str, Any]:
+        evals = [e for f, e in zip(kind_folds[kind], results[kind], strict=True)
+                 if only is None or f in only]  # fmt: skip
+        return {name: summarise_people(evals, reject) for name, reject in VARIANT_NAMES}
+
     summary = {
         "folds": list(folds),
-        "kinds": {
-            k: {name: summarise_people(results[k], reject) for name, reject in VARIANT_NAMES}
-            for k in kinds
-        },
+        "kind_folds": kind_folds,
+        "shared_folds": shared,
+        "kinds": {k: pooled(k) for k in kinds if results[k]},
+        "shared": {k: pooled(k, shared) for k in kinds} if shared else {},
         "per_fold": results,
         "minutes": (time.perf_counter() - t0) / 60,
     }

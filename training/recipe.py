@@ -10,7 +10,8 @@ training runs resume from their last checkpoint):
    unknown signs, and the other vocabularies' sets the checks use;
 2. the gloss LM (modified Kneser-Ney, order 3) from the people grammar;
 3. cross-validation by person (training/crossval.py): per fold of the preset, a FeatureI3D
-   teacher, the baseline MobileNetV3-1D student and the student distilled from that teacher,
+   teacher, the baseline MobileNetV3-1D student and the student distilled from that teacher
+   (the CPU preset: the teacher and the distilled student on fold 0 only),
    each evaluated person by person on the fold's people, whom none of them saw
    (training/heldout_people.py); and the tutorial LSTM peer on asl-coffee;
 4. fold 0's models: evaluation on its held-out people's sentences (greedy, beam + LM with an
@@ -61,13 +62,21 @@ class RecipePreset:
     train_sentences: int  # per epoch
     threads: int  # torch CPU threads (0: default)
     folds: tuple[int, ...]  # the people folds trained and evaluated (0 is shipped)
+    # the folds of the teacher and the distilled student (the baseline student: every fold)
+    distill_folds: tuple[int, ...] | None = None
 
 
 RECIPE_PRESETS = {
-    # what a 2-core laptop trains in about two hours: three of the five folds (the three
-    # asl-coffee signers and three fifths of the crowd held out once each)
+    # what a 2-core laptop trains in about two hours: the baseline student on three of the five
+    # folds (the three asl-coffee signers and three fifths of the crowd held out once each),
+    # the teacher and the distilled student on fold 0 (43 people) only
     "cpu": RecipePreset(
-        model_size="small", epochs=15, train_sentences=1500, threads=0, folds=(0, 1, 2)
+        model_size="small",
+        epochs=15,
+        train_sentences=1500,
+        threads=0,
+        folds=(0, 1, 2),
+        distill_folds=(0,),
     ),
     # a check of the whole recipe in minutes (numbers meaningless)
     "smoke": RecipePreset(model_size="tiny", epochs=1, train_sentences=64, threads=0, folds=(0,)),
@@ -210,7 +219,7 @@ def run_recipe(
     lm = _gloss_lm(people, work)  # 2. LM
     cv = cross_validate(  # 3. models, person by person
         work / "people", lm, LM_ALPHA, preset.folds, overrides=_preset_overrides(preset),
-        log=_log,
+        log=_log, distill_folds=preset.distill_folds,
     )  # fmt: skip
     peer_row = _peer(load_config(CONFIGS / "student.toml"), work)
     fold0 = {k: work / "people" / f"{k}-fold0" / "best.pt" for k in cv["kinds"]}

@@ -5,9 +5,12 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["CANDIDATES", "choose", "selection_score"]
+__all__ = ["ASL_COFFEE_FLOOR", "CANDIDATES", "choose", "selection_score"]
 
 CANDIDATES = ("student", "distilled")  # the kinds that may ship: small and fast
+# the asl-coffee signers' isolated top-1 mean (leave-one-signer-out) of the model the people
+# model replaces (docs/RESULTS.md of 2026-11): issue 19 keeps them at least there
+ASL_COFFEE_FLOOR = 0.897
 
 
 def selection_score(summary: dict[str, Any]) -> float:
@@ -24,11 +27,22 @@ def selection_score(summary: dict[str, Any]) -> float:
 def choose(crossval: dict[str, Any]) -> tuple[str, bool]:
     """The kind of student (:data:`CANDIDATES`) and the rejection setting (True: with the
     model's rejection of unknown signs) with the best :func:`selection_score` over the
-    cross-validation's held-out people (:func:`training.crossval.cross_validate`'s result)."""
-    options = [(k, r) for k in CANDIDATES if k in crossval["kinds"] for r in (True, False)]
+    cross-validation's held-out people (:func:`training.crossval.cross_validate`'s result),
+    compared on the folds every kind has (``shared``) where they differ. Only options that
+    keep the asl-coffee signers (over all the kind's folds) at :data:`ASL_COFFEE_FLOOR` or
+    above compete, unless none does: the default model must not get worse for the signers it
+    served before."""
+    pooled = crossval.get("shared") or crossval["kinds"]
+    options = [(k, r) for k in CANDIDATES if k in pooled for r in (True, False)]
     if not options:
         raise ValueError(f"no candidate among {sorted(crossval['kinds'])}")
-    return max(
-        options,
-        key=lambda o: selection_score(crossval["kinds"][o[0]]["rejection" if o[1] else "plain"]),
-    )
+
+    def summary(option: tuple[str, bool], over: dict[str, Any] = pooled) -> dict[str, Any]:
+        return over[option[0]]["rejection" if option[1] else "plain"]  # type: ignore[no-any-return]
+
+    def coffee(option: tuple[str, bool]) -> float:
+        by = summary(option, crossval["kinds"]).get("top1_by_dataset", {})
+        return float(by.get("asl-coffee", ASL_COFFEE_FLOOR))  # folds without them: no guard
+
+    kept = [o for o in options if coffee(o) >= ASL_COFFEE_FLOOR] or options
+    return max(kept, key=lambda o: selection_score(summary(o)))
