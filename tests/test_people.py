@@ -315,8 +315,10 @@ def test_the_choice_compares_kinds_on_shared_folds_and_keeps_the_coffee_signers(
     cv = {"kinds": {"student": {"rejection": summary(0.80, 0.10, low),
                                 "plain": summary(0.90, 0.60)}}}  # fmt: skip
     assert choose(cv) == ("student", False)
-    # nobody keeps them: the best score ships all the same
-    cv["kinds"]["student"]["plain"] = summary(0.90, 0.60, low)
+    # nobody keeps them: the option that keeps them best, whatever its score
+    cv["kinds"]["student"]["plain"] = summary(0.90, 0.60, low + 0.05)
+    assert choose(cv) == ("student", False)
+    cv["kinds"]["student"]["rejection"] = summary(0.80, 0.10, low + 0.06)
     assert choose(cv) == ("student", True)
 
 

@@ -7,6 +7,7 @@ from typing import Any
 from training.checkpoint import Checkpoint
 from training.data.people import AMBIGUOUS
 from training.evaluate import beam_wer, heldout_summary
+from training.selection import ASL_COFFEE_FLOOR
 
 __all__ = ["model_card", "results_markdown"]
 
@@ -139,8 +140,10 @@ def _targets(s: dict[str, Any]) -> list[str]:
         "",
         f"Shipped: **{s['default_model']}**, {with_or_not} its rejection of unknown signs: of "
         "the students, the kind and setting with the best mean of isolated top-1 and of unknown "
-        "signs refused (training.selection.selection_score), pooled over the folds; its fold-0 "
-        "model is the one in `models/`.",
+        "signs refused (training.selection.selection_score), pooled over the folds they share, "
+        f"among those that keep the asl-coffee signers at {_pct(ASL_COFFEE_FLOOR)} or above "
+        "(the model it replaces); where none does, the one that keeps them best "
+        "(training.selection.choose). Its fold-0 model is the one in `models/`.",
         "",
         f"- isolated top-1 mean {_pct(c['top1_mean'])} (target >= 95%), 10th-percentile person "
         f"{_pct(c['top1_p10'])} (target >= 85%);",

@@ -30,8 +30,8 @@ def choose(crossval: dict[str, Any]) -> tuple[str, bool]:
     cross-validation's held-out people (:func:`training.crossval.cross_validate`'s result),
     compared on the folds every kind has (``shared``) where they differ. Only options that
     keep the asl-coffee signers (over all the kind's folds) at :data:`ASL_COFFEE_FLOOR` or
-    above compete, unless none does: the default model must not get worse for the signers it
-    served before."""
+    above compete (the default model must not get worse for the signers it served before);
+    where none does, the one that keeps them best ships."""
     pooled = crossval.get("shared") or crossval["kinds"]
     options = [(k, r) for k in CANDIDATES if k in pooled for r in (True, False)]
     if not options:
@@ -44,5 +44,7 @@ def choose(crossval: dict[str, Any]) -> tuple[str, bool]:
         by = summary(option, crossval["kinds"]).get("top1_by_dataset", {})
         return float(by.get("asl-coffee", ASL_COFFEE_FLOOR))  # folds without them: no guard
 
-    kept = [o for o in options if coffee(o) >= ASL_COFFEE_FLOOR] or options
+    kept = [o for o in options if coffee(o) >= ASL_COFFEE_FLOOR]
+    if not kept:  # none keeps them: the one that loses them least
+        return max(options, key=coffee)
     return max(kept, key=lambda o: selection_score(summary(o)))
