@@ -136,7 +136,8 @@ def main() -> int:
     if args.old_fraction is not None:
         config = replace(config, old_fraction=args.old_fraction)
     ck = load_checkpoint(model.with_suffix(".pt"))
-    own = Path(ck.config.data.dataset).name
+    # the model's own held-out signers: asl-coffee's (a people model's, or an asl-coffee one's)
+    own = "asl-coffee"
     dataset = Dataset(DATA_DIR / "people")
     people = choose_people(heldout_people(dataset, ck, ks=KS), args.split, own, n)
     info = read_model_info(model)

@@ -60,3 +60,29 @@ def test_fit_to_me_improves_real_people_it_never_saw(shared_data: Path, tmp_path
         fitted, _ = fit_person(init, ds, split.takes[3], tmp_path / "fit.pt", CALIBRATION)
         gains.append(top1(fitted, ds, split.evaluated) - before)
     assert len(gains) == 2 and min(gains) > 0.1, gains
+
+
+def test_a_people_models_held_out_people_are_its_test_fold(tiny_data: Path, tmp_path: Path) -> None:
+    """A model of the people dataset trained on every fold but one: only that fold's people are
+    held out (its asl-coffee and crowd people alike); the others are not people it never saw."""
+    from types import SimpleNamespace
+    from typing import cast
+
+    from training.checkpoint import Checkpoint
+
+    folds = {"s1": 0, "s2": 1, "s3": 2}
+    people = Dataset.create(tmp_path / "people")
+    people.append(
+        s.replace(extra={"fold": str(folds[s.signer]), "dataset": "crowd"})
+        for s in Dataset(tiny_data / "ds")
+    )
+    glosses = sorted({i.gloss for i in people.infos} - {"-"})
+
+    def model(**data: object) -> Checkpoint:
+        config = SimpleNamespace(data=SimpleNamespace(dataset="data/people", **data))
+        return cast(
+            Checkpoint, SimpleNamespace(config=config, vocab=SimpleNamespace(glosses=glosses))
+        )
+
+    held = heldout_people(people, model(test_fold=1, test_signers=()), ks=(1,))
+    assert [p.signer for p in held] == ["s2"]

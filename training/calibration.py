@@ -72,19 +72,24 @@ def heldout_people(
 ) -> list[HeldOutPerson]:
     """The people of ``dataset`` that ``ck`` never trained on, in a fixed hashed order.
 
-    Trained on: the signers of ``ck``'s own dataset that are not its test signers (the people
-    dataset keeps asl-coffee's names; the crowd was in none of our asl-coffee trainings). Only
-    people with more than ``max(ks)`` clips of at least ``min_glosses`` vocabulary glosses.
+    Trained on: for a model of the people dataset with a held-out fold (``data.test_fold``),
+    everyone outside that fold; else the signers of ``ck``'s own dataset that are not its test
+    signers (the people dataset keeps asl-coffee's names; the crowd was in none of our
+    asl-coffee trainings). Only people with more than ``max(ks)`` clips of at least
+    ``min_glosses`` vocabulary glosses.
     """
     data = ck.config.data
-    own = Path(data.dataset).name  # "asl-coffee"
+    own = Path(data.dataset).name  # "asl-coffee", or "people"
     wanted = set(ck.vocab.glosses)
     by_signer: dict[str, list[SampleInfo]] = defaultdict(list)
     for info in dataset.infos:
         if len(info.glosses) != 1 or not (info.gloss in wanted or info.gloss == IDLE):
             continue
         source = info.extra.get("dataset", "")
-        if source == own and info.signer not in data.test_signers:
+        if data.test_fold >= 0:
+            if info.extra.get("fold") != str(data.test_fold):
+                continue  # trained on
+        elif source == own and info.signer not in data.test_signers:
             continue  # trained on
         by_signer[info.signer].append(info)
     out = []
