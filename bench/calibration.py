@@ -27,72 +27,23 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from engine.dataset import Dataset  # noqa: E402
-from engine.model import read_model_info  # noqa: E402
-from engine.model_index import default_model, lm_beside  # noqa: E402
+from engine.model_index import default_model  # noqa: E402
 from training.calibration import (  # noqa: E402
     DEFAULT_K,
     KS,
+    OWN,
     HeldOutPerson,
-    heldout_people,
-    person_curve,
+    k_shot_curve,
     split_person,
 )
-from training.checkpoint import load_checkpoint  # noqa: E402
 from training.data.registry import DATA_DIR  # noqa: E402
 from training.teach import CALIBRATION  # noqa: E402
 
 QUICK_PEOPLE = 4
-
-
-def choose_people(people: list[HeldOutPerson], split: str, own: str, n: int) -> list[HeldOutPerson]:
-    """``split``'s share of ``people`` (the model's own held-out signer ``own`` is always a
-    report person, first), at most ``n``."""
-    mine = [p for p in people if p.dataset == own]
-    crowd = [p for p in people if p.dataset != own]
-    chosen = {
-        "tune": crowd[0::2],
-        "report": mine + crowd[1::2],
-        "all": mine + crowd,
-    }[split]
-    return chosen[:n]
-
-
-def summarise(rows: list[dict[str, Any]], ks: list[int]) -> dict[str, Any]:
-    out: dict[str, Any] = {"people": len(rows)}
-    before = np.array([r["before"]["top1"] for r in rows])
-    out["before"] = {"top1_mean": float(before.mean()), "top1_worst": float(before.min())}
-    for k in ks:
-        after = np.array([r[f"k{k}"]["top1"] for r in rows])
-        wers = [r[f"k{k}"]["wer"] for r in rows if r[f"k{k}"]["wer"] is not None]
-        out[f"k{k}"] = {
-            "top1_mean": float(after.mean()),
-            "top1_worst": float(after.min()),
-            "top1_gain_mean": float((after - before).mean()),
-            "wer_mean": float(np.mean(wers)) if wers else None,
-            "fine_tune_s_mean": float(np.mean([r[f"k{k}"]["fine_tune_s"] for r in rows])),
-        }
-    wers_before = [r["before"]["wer"] for r in rows if r["before"]["wer"] is not None]
-    out["before"]["wer_mean"] = float(np.mean(wers_before)) if wers_before else None
-    own = {r["signer"]: r["before"]["top1"] for r in rows}
-    deltas = [
-        after - own[signer]
-        for r in rows
-        if "others_after" in r
-        for signer, after in r["others_after"]["top1"].items()
-    ]
-    if deltas:
-        out["others_top1_change"] = {
-            "mean": float(np.mean(deltas)),
-            "worst": float(np.min(deltas)),
-            "pairs": len(deltas),
-        }
-    return out
 
 
 def app_run(model: Path, dataset: Dataset, person: HeldOutPerson, work: Path) -> dict[str, Any]:
@@ -135,27 +86,11 @@ def main() -> int:
         config = replace(config, epochs=args.epochs)
     if args.old_fraction is not None:
         config = replace(config, old_fraction=args.old_fraction)
-    ck = load_checkpoint(model.with_suffix(".pt"))
-    # the model's own held-out signers: asl-coffee's (a people model's, or an asl-coffee one's)
-    own = "asl-coffee"
-    dataset = Dataset(DATA_DIR / "people")
-    people = choose_people(heldout_people(dataset, ck, ks=KS), args.split, own, n)
-    info = read_model_info(model)
-    alpha = float(info.heldout.get("lm_alpha", 1.0))
-    lm = lm_beside(model)
-    grammar = REPO / ck.config.data.grammar
-    rows = []
-    with tempfile.TemporaryDirectory() as tmp:
-        for person in people:
-            others = [p for p in people if p is not person]
-            rows.append(
-                person_curve(
-                    model, dataset, person, others, Path(tmp), lm, alpha, grammar, config, ks
-                )
-            )
-            print(person.signer, json.dumps(rows[-1]), file=sys.stderr, flush=True)
-        mine = [p for p in people if p.dataset == own]
-        run = None if args.no_app_run or not mine else app_run(model, dataset, mine[0], Path(tmp))
+    curve = k_shot_curve(model, args.split, n, ks, config, log=sys.stderr)
+    run = None
+    if not args.no_app_run and (mine := [p for p in curve.people if p.dataset == OWN]):
+        with tempfile.TemporaryDirectory() as tmp:
+            run = app_run(model, Dataset(DATA_DIR / "people"), mine[0], Path(tmp))
     result = {
         "model": model.name,
         "split": args.split,
@@ -166,9 +101,9 @@ def main() -> int:
             "threads": config.threads,
         },
         "ks": ks,
-        "summary": summarise(rows, ks),
+        "summary": curve.summary,
         "app_run": run,
-        "people": rows,
+        "people": curve.rows,
     }
     print(json.dumps(result, indent=1))
     return 0

@@ -86,3 +86,29 @@ def test_a_people_models_held_out_people_are_its_test_fold(tiny_data: Path, tmp_
 
     held = heldout_people(people, model(test_fold=1, test_signers=()), ks=(1,))
     assert [p.signer for p in held] == ["s2"]
+
+
+def test_the_curve_and_its_results_section_from_person_rows() -> None:
+    """summarise_curve's numbers (RESULTS.md's Fit to me section) from two people's rows."""
+    from training.calibration import summarise_curve
+    from training.results import _calibration
+
+    def row(signer: str, before: float, after: float, other: float) -> dict[str, object]:
+        fit = {"top1": after, "wer": 0.1, "takes": 6, "fine_tune_s": 30.0}
+        return {
+            "signer": signer, "dataset": "crowd", "glosses": ["hello", "no"],
+            "evaluated_clips": 20, "before": {"top1": before, "wer": 0.5}, "k3": fit,
+            "others_after": {"k": 3, "top1": {"b" if signer == "a" else "a": other}},
+        }  # fmt: skip
+
+    rows = [row("a", 0.5, 0.9, 0.55), row("b", 0.7, 1.0, 0.45)]
+    summary = summarise_curve(rows, [3])
+    assert summary["before"]["top1_mean"] == pytest.approx(0.6)
+    assert summary["k3"]["top1_mean"] == pytest.approx(0.95)
+    assert summary["k3"]["top1_worst"] == pytest.approx(0.9)
+    # b after a's calibration: 0.55 vs 0.7; a after b's: 0.45 vs 0.5
+    assert summary["others_top1_change"]["worst"] == pytest.approx(-0.15)
+    text = "\n".join(_calibration({"ks": [3], "summary": summary, "people": rows}, "m"))
+    assert "| 3 | 95.0% | 90.0% | 10.0% | 30 |" in text
+    assert "worst -15.0 points (2 pairs)" in text
+    assert "| a | crowd | hello, no | 20 | 50.0% | 90.0% |" in text

@@ -19,33 +19,50 @@ data mixed in), and compared with the model before:
 from __future__ import annotations
 
 import hashlib
+import json
 import tempfile
 import time
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 import numpy as np
 
 from engine.dataset import Dataset, SampleInfo
 from engine.decoder import DecoderConfig, GlossDecoder
+from engine.model import read_model_info
+from engine.model_index import lm_beside
 from training.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
 from training.data.grammar import load_grammar
 from training.data.people import IDLE
-from training.data.registry import NOTHING
+from training.data.registry import DATA_DIR, NOTHING
 from training.evaluate import load_for_eval
 from training.generalise import decide_clips
 from training.heldout_people import _person_wers
 from training.teach import CALIBRATION, TeachConfig, fine_tuned
 
-__all__ = ["KS", "HeldOutPerson", "Split", "fit_person", "heldout_people", "person_curve"]
+__all__ = [
+    "KS",
+    "OWN",
+    "Curve",
+    "HeldOutPerson",
+    "Split",
+    "choose_people",
+    "fit_person",
+    "heldout_people",
+    "k_shot_curve",
+    "person_curve",
+    "summarise_curve",
+]
 
 KS = (1, 3, 5)  # takes per gloss on the curve
 DEFAULT_K = 3  # the app's default: "nothing forgotten" is measured after this many
 MAX_EVAL_PER_GLOSS = 20  # evaluated clips per person and gloss (asl-coffee's have hundreds)
 WER_SENTENCES = 20  # per person and model
+OWN = "asl-coffee"  # the held-out signers the models were first made for: always reported
+REPO = Path(__file__).resolve().parents[1]
 
 
 @dataclass(frozen=True)
@@ -202,3 +219,85 @@ def person_curve(
                 },
             }
     return row
+
+
+def choose_people(people: list[HeldOutPerson], split: str, n: int) -> list[HeldOutPerson]:
+    """``split``'s share of ``people``: ``tune`` every other crowd person (settings are chosen
+    there), ``report`` the model's held-out asl-coffee signers (first) and the other crowd
+    people (numbers are reported there), ``all`` everyone; at most ``n``."""
+    mine = [p for p in people if p.dataset == OWN]
+    crowd = [p for p in people if p.dataset != OWN]
+    chosen = {
+        "tune": crowd[0::2],
+        "report": mine + crowd[1::2],
+        "all": mine + crowd,
+    }[split]
+    return chosen[:n]
+
+
+def summarise_curve(rows: Sequence[dict[str, Any]], ks: Sequence[int]) -> dict[str, Any]:
+    """Mean and worst top-1 before and after each k, WER means, fine-tune seconds, and the
+    change of the other people's top-1 after one person's calibration."""
+    out: dict[str, Any] = {"people": len(rows)}
+    before = np.array([r["before"]["top1"] for r in rows])
+    out["before"] = {"top1_mean": float(before.mean()), "top1_worst": float(before.min())}
+    for k in ks:
+        after = np.array([r[f"k{k}"]["top1"] for r in rows])
+        wers = [r[f"k{k}"]["wer"] for r in rows if r[f"k{k}"]["wer"] is not None]
+        out[f"k{k}"] = {
+            "top1_mean": float(after.mean()),
+            "top1_worst": float(after.min()),
+            "top1_gain_mean": float((after - before).mean()),
+            "wer_mean": float(np.mean(wers)) if wers else None,
+            "fine_tune_s_mean": float(np.mean([r[f"k{k}"]["fine_tune_s"] for r in rows])),
+        }
+    wers_before = [r["before"]["wer"] for r in rows if r["before"]["wer"] is not None]
+    out["before"]["wer_mean"] = float(np.mean(wers_before)) if wers_before else None
+    own = {r["signer"]: r["before"]["top1"] for r in rows}
+    deltas = [
+        after - own[signer]
+        for r in rows
+        if "others_after" in r
+        for signer, after in r["others_after"]["top1"].items()
+    ]
+    if deltas:
+        out["others_top1_change"] = {
+            "mean": float(np.mean(deltas)),
+            "worst": float(np.min(deltas)),
+            "pairs": len(deltas),
+        }
+    return out
+
+
+@dataclass(frozen=True)
+class Curve:
+    people: tuple[HeldOutPerson, ...]
+    rows: tuple[dict[str, Any], ...]  # person_curve's, in the people's order
+    summary: dict[str, Any]  # summarise_curve's
+
+
+def k_shot_curve(
+    model: Path, split: str = "report", n: int = 1000, ks: Sequence[int] = KS,
+    config: TeachConfig = CALIBRATION, log: TextIO | None = None,
+) -> Curve:  # fmt: skip
+    """The k-shot curve of ``model`` (its checkpoint beside it) on ``split``'s share of the
+    people it never saw (:func:`choose_people`), each fitted as the app's Fit to me does."""
+    ck = load_checkpoint(model.with_suffix(".pt"))
+    dataset = Dataset(DATA_DIR / "people")
+    people = choose_people(heldout_people(dataset, ck, ks=KS), split, n)
+    info = read_model_info(model.with_suffix(".onnx"))
+    alpha = float(info.heldout.get("lm_alpha", 1.0))
+    lm = lm_beside(model.with_suffix(".onnx"))
+    grammar = REPO / ck.config.data.grammar
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for person in people:
+            others = [p for p in people if p is not person]
+            rows.append(
+                person_curve(
+                    model, dataset, person, others, Path(tmp), lm, alpha, grammar, config, ks
+                )
+            )
+            if log is not None:
+                print(person.signer, json.dumps(rows[-1]), file=log, flush=True)
+    return Curve(tuple(people), tuple(rows), summarise_curve(rows, ks))

@@ -21,7 +21,9 @@ training runs resume from their last checkpoint):
    over the folds); its fold-0 model goes into ``models/`` with the LM, a checkpoint for
    "Record and teach", a model card and its ``models/index.json`` entry;
 6. the real continuous BOSTON-104 sentences (hand/nose tracks,
-   training/benchmarks/boston.py) and the WLASL-50 real clips (training/benchmarks/wlasl.py).
+   training/benchmarks/boston.py) and the WLASL-50 real clips (training/benchmarks/wlasl.py);
+7. Fit to me's k-shot curve (training/calibration.py): the default model fitted to k takes a
+   gloss of each of a few people it never saw, as the app does, and their other clips decided.
 
 Every number of docs/RESULTS.md comes from this run.
 """
@@ -64,6 +66,9 @@ class RecipePreset:
     folds: tuple[int, ...]  # the people folds trained and evaluated (0 is shipped)
     # the folds of the teacher and the distilled student (the baseline student: every fold)
     distill_folds: tuple[int, ...] | None = None
+    # Fit to me's k-shot curve: this many held-out people of the shipped model (report share)
+    calibration_people: int = 6
+    calibration_ks: tuple[int, ...] = (1, 3, 5)
 
 
 RECIPE_PRESETS = {
@@ -79,10 +84,23 @@ RECIPE_PRESETS = {
         distill_folds=(0,),
     ),
     # a check of the whole recipe in minutes (numbers meaningless)
-    "smoke": RecipePreset(model_size="tiny", epochs=1, train_sentences=64, threads=0, folds=(0,)),
+    "smoke": RecipePreset(
+        model_size="tiny",
+        epochs=1,
+        train_sentences=64,
+        threads=0,
+        folds=(0,),
+        calibration_people=1,
+        calibration_ks=(1,),
+    ),
     # the full-size runs, for the GPU machine: every fold
     "gpu": RecipePreset(
-        model_size="full", epochs=60, train_sentences=4000, threads=0, folds=(0, 1, 2, 3, 4)
+        model_size="full",
+        epochs=60,
+        train_sentences=4000,
+        threads=0,
+        folds=(0, 1, 2, 3, 4),
+        calibration_people=20,
     ),
 }
 
@@ -231,6 +249,7 @@ def run_recipe(
         _boston(root, work / "boston", preset_name),
         _wlasl(root, work / "wlasl", preset_name),
     )
+    calibration = _calibration(models / f"{DEFAULT_MODEL_NAME}.onnx", preset, work)  # 7.
     summary = {
         "preset": preset_name,
         "preset_settings": preset.__dict__,
@@ -244,6 +263,7 @@ def run_recipe(
         "sign_forms": sign_forms(),
         "boston": boston,
         "wlasl": wlasl,
+        "calibration": calibration,
         "minutes": (time.perf_counter() - t_start) / 60,
     }
     atomic_write_text(work / "results.json", json.dumps(summary, indent=1))
@@ -338,6 +358,23 @@ def _preset_overrides(preset: RecipePreset) -> list[str]:
         f"data.train_sentences={preset.train_sentences}",
         f"optim.num_threads={preset.threads}",
     ]
+
+
+def _calibration(model: Path, preset: RecipePreset, work: Path) -> dict[str, Any]:
+    """Fit to me's k-shot curve of the shipped model (training/calibration.py), kept with the
+    model file's fingerprint and not redone for the same model."""
+    from training.calibration import k_shot_curve
+
+    out = work / "calibration.json"
+    source = fingerprint(model)
+    cached = json.loads(out.read_text()) if out.exists() else {}
+    if cached.get(SOURCE_KEY) != source:
+        _log(f"Fit to me: the k-shot curve on {preset.calibration_people} people never seen")
+        curve = k_shot_curve(model, "report", preset.calibration_people, preset.calibration_ks)
+        cached = {"ks": list(preset.calibration_ks), "summary": curve.summary,
+                  "people": list(curve.rows), SOURCE_KEY: source}  # fmt: skip
+        atomic_write_text(out, json.dumps(cached, indent=1))
+    return cached
 
 
 def _boston(root: Path, out: Path, preset_name: str) -> dict[str, Any]:

@@ -42,7 +42,72 @@ def results_markdown(s: dict[str, Any]) -> str:
         lines += _boston(s["boston"])
     if "wlasl" in s:
         lines += _wlasl(s["wlasl"])
+    if s.get("calibration"):
+        lines += _calibration(s["calibration"], s["default_model"])
     return "\n".join(lines)
+
+
+def _points(x: float) -> str:
+    return f"{100 * x:+.1f} points"
+
+
+def _calibration(c: dict[str, Any], model: str) -> list[str]:
+    """Fit to me's k-shot curve (training/calibration.py, issue 20)."""
+    from training.teach import CALIBRATION
+
+    s, ks = c["summary"], c["ks"]
+    lines = [
+        "## Fit to me: the k-shot curve on people never seen",
+        "",
+        f"The shipped model ({model}) fitted to k takes a gloss of each of {s['people']} people "
+        "it never saw (the report share of its held-out fold, training/calibration.py), as the "
+        f"app's Model > Fit to me does ({CALIBRATION.epochs} epochs, "
+        f"{CALIBRATION.user_sentences} sentences of the person's takes an epoch, "
+        f"{CALIBRATION.old_fraction:.0%} of each epoch the old training data, lr "
+        f"{CALIBRATION.lr:g}); then each person's other clips (never takes) decided as the app "
+        "decides, and beam + LM WER on sentences of them. The same clips are evaluated for "
+        "every k.",
+        "",
+        "| takes per gloss | isolated top-1 mean | worst person | WER beam + LM, mean "
+        "| fine-tune s (mean, 2-core CPU) |",
+        "|---|---|---|---|---|",
+        f"| 0 (before) | {_pct(s['before']['top1_mean'])} | {_pct(s['before']['top1_worst'])} "
+        f"| {_pct(s['before']['wer_mean'])} | – |",
+    ]
+    for k in ks:
+        a = s[f"k{k}"]
+        lines.append(
+            f"| {k} | {_pct(a['top1_mean'])} | {_pct(a['top1_worst'])} | {_pct(a['wer_mean'])} "
+            f"| {a['fine_tune_s_mean']:.0f} |"
+        )
+    lines.append("")
+    if "others_top1_change" in s:
+        o = s["others_top1_change"]
+        k = next(r["others_after"]["k"] for r in c["people"] if "others_after" in r)
+        lines += [
+            "Nothing forgotten: each other person's top-1 with the model fitted to one person "
+            f"(after {k} takes), against their own before: mean {_points(o['mean'])}, worst "
+            f"{_points(o['worst'])} ({o['pairs']} pairs) (target: within 1 point).",
+            "",
+        ]
+    if "k3" in s:
+        lines += [
+            f"Targets after 3 takes: mean {_pct(s['k3']['top1_mean'])} (target >= 98%), worst "
+            f"person {_pct(s['k3']['top1_worst'])} (target >= 90%).",
+            "",
+        ]
+    head = " | ".join(f"{k} take{'s' if k > 1 else ''}" for k in ks)
+    lines += [
+        f"| person | data | glosses | clips evaluated | before | {head} |",
+        "|---|---|---|---|---|" + "---|" * len(ks),
+    ]
+    for r in c["people"]:
+        after = " | ".join(_pct(r[f"k{k}"]["top1"]) for k in ks)
+        lines.append(
+            f"| {r['signer']} | {r['dataset']} | {', '.join(r['glosses'])} "
+            f"| {r['evaluated_clips']} | {_pct(r['before']['top1'])} | {after} |"
+        )
+    return [*lines, ""]
 
 
 def _shipped(s: dict[str, Any]) -> dict[str, Any]:
