@@ -310,7 +310,7 @@ def test_the_choice_compares_kinds_on_shared_folds_and_keeps_the_coffee_signers(
     # on the one fold both have, the distilled student is better: that comparison decides
     cv["shared"] = {"student": distilled, "distilled": student}
     assert choose(cv) == ("distilled", True)
-    # rejection loses the asl-coffee signers (over all folds): the plain model ships
+    # rejection loses the asl-coffee signers: the plain model ships
     low = ASL_COFFEE_FLOOR - 0.1
     cv = {"kinds": {"student": {"rejection": summary(0.80, 0.10, low),
                                 "plain": summary(0.90, 0.60)}}}  # fmt: skip

@@ -29,19 +29,19 @@ def choose(crossval: dict[str, Any]) -> tuple[str, bool]:
     model's rejection of unknown signs) with the best :func:`selection_score` over the
     cross-validation's held-out people (:func:`training.crossval.cross_validate`'s result),
     compared on the folds every kind has (``shared``) where they differ. Only options that
-    keep the asl-coffee signers (over all the kind's folds) at :data:`ASL_COFFEE_FLOOR` or
-    above compete (the default model must not get worse for the signers it served before);
-    where none does, the one that keeps them best ships."""
+    keep the asl-coffee signers of those folds at :data:`ASL_COFFEE_FLOOR` or above compete
+    (the default model must not get worse for the signers it served before); where none
+    does, the one that keeps them best ships."""
     pooled = crossval.get("shared") or crossval["kinds"]
     options = [(k, r) for k in CANDIDATES if k in pooled for r in (True, False)]
     if not options:
         raise ValueError(f"no candidate among {sorted(crossval['kinds'])}")
 
-    def summary(option: tuple[str, bool], over: dict[str, Any] = pooled) -> dict[str, Any]:
-        return over[option[0]]["rejection" if option[1] else "plain"]  # type: ignore[no-any-return]
+    def summary(option: tuple[str, bool]) -> dict[str, Any]:
+        return pooled[option[0]]["rejection" if option[1] else "plain"]  # type: ignore[no-any-return]
 
     def coffee(option: tuple[str, bool]) -> float:
-        by = summary(option, crossval["kinds"]).get("top1_by_dataset", {})
+        by = summary(option).get("top1_by_dataset", {})
         return float(by.get("asl-coffee", ASL_COFFEE_FLOOR))  # folds without them: no guard
 
     kept = [o for o in options if coffee(o) >= ASL_COFFEE_FLOOR]
