@@ -412,7 +412,6 @@ def model_card(s: dict[str, Any], ck: Checkpoint) -> str:
     r = s["rows"][name]
     h = heldout_summary(r["eval"], rejection)
     c = _shipped(s)
-    v = s["vocabulary"]
     return "\n".join(
         [
             "# people-student",
@@ -426,7 +425,7 @@ def model_card(s: dict[str, Any], ck: Checkpoint) -> str:
             "at least 8 signer groups recorded; fingerspelled letters are not in it (the "
             "crowd's `a` and `i` are letters or the pronoun and are not used; asl-coffee's are "
             "words).",
-            f"- Data: asl-coffee's three signers and {len(v['crowd_groups']) and 'the'} crowd's "
+            "- Data: asl-coffee's three signers and the crowd's "
             "signer groups (MediaPipe Holistic landmarks of public tutorial recordings), all but "
             "fold 0's people; continuous sentences synthesised from the grammar "
             f"`{ck.config.data.grammar}` and random orders of one person's words.",
@@ -450,6 +449,10 @@ def model_card(s: dict[str, Any], ck: Checkpoint) -> str:
                 if rejection
                 else "training attaches other vocabularies' signs to sentences unlabelled."
             ),
+            "- Sign previews (`people-student.previews.npz`, Help > Vocabulary and the "
+            "recording dialogs): per gloss, a clip of each of two or three people of the people "
+            "dataset (`signstream train previews`); landmarks only (upper-body pose and hands, "
+            "x, y), no video; the signers are anonymised and their names are not stored.",
             "- Limits: tutorial recordings are 1-2 s clips of one word; long natural signing, "
             "other sign languages and signs made in forms nobody in the data used are harder "
             "(see docs/RESULTS.md, per person and per gloss).",
