@@ -9,9 +9,9 @@ the user taught, one exported by hand) load unchecked.
 
 Format (version 1)::
 
-    {"version": 1, "default": "asl-coffee-student",
-     "models": {"asl-coffee-student": {
-         "onnx": {"file": "asl-coffee-student.onnx", "bytes": 714044, "sha256": "..."},
+    {"version": 1, "default": "people-student",
+     "models": {"people-student": {
+         "onnx": {"file": "people-student.onnx", "bytes": 714044, "sha256": "..."},
          "lm": {...}, "card": {...}, "checkpoint": {...}, "previews": {...}}}}
 """
 

@@ -265,6 +265,7 @@ def run_recipe(
         "wlasl": wlasl,
         "calibration": calibration,
         "minutes": (time.perf_counter() - t_start) / 60,
+        "train_minutes": _train_minutes(work / "people"),
     }
     atomic_write_text(work / "results.json", json.dumps(summary, indent=1))
     atomic_write_text(results, results_markdown(summary))
@@ -272,6 +273,16 @@ def run_recipe(
     _index(models)
     _log(f"done: default model {ROW_NAMES[best]}; {results}")
     return summary
+
+
+def _train_minutes(runs: Path) -> float:
+    """Minutes the cross-validation's runs trained (every epoch of each run's last checkpoint)."""
+    from training.checkpoint import load_checkpoint
+
+    total = 0.0
+    for last in sorted(runs.glob("*-fold*/last.pt")):
+        total += sum(h["seconds"] for h in load_checkpoint(last).history)
+    return total / 60
 
 
 def _gloss_lm(base: TrainConfig, work: Path) -> Path:
