@@ -326,13 +326,13 @@ def test_help_vocabulary_plays_each_glosss_signers(shipped_window, qtbot) -> Non
     w.show_vocabulary()
     dialog = w.vocabulary_dialog
     glosses = w.bridge.model_info.vocabulary.glosses
-    assert dialog.listing.count() == len(glosses) == 15
+    assert dialog.listing.count() == len(glosses) >= 15
     preview = dialog.preview
     assert dialog.gloss == glosses[0] and 2 <= len(preview.clips) <= 3
     assert {c.gloss for c in preview.clips} == {glosses[0]} and preview.caption.startswith(
         "signer 1"
     )
-    assert "no video" in dialog.source.text() and "asl-coffee" in dialog.source.text()
+    assert "no video" in dialog.source.text() and "people" in dialog.source.text()
     first = preview.frame_index
     qtbot.waitUntil(lambda: preview.frames_shown >= 4, timeout=5_000)
     assert preview.frame_index != first

@@ -51,16 +51,20 @@ def assert_quiet(stderr: str) -> None:
 def test_a_video_with_no_known_sign_ends_with_its_summary_and_no_library_noise(
     shared_data: Path,
 ) -> None:
-    video = shared_data / "videos" / "FOOTBALL.mp4"  # an ASL sign outside the vocabulary
+    """An ASL sign outside the vocabulary: the people model, which rejects no unknown sign
+    (docs/RESULTS.md: about half of them get a gloss), may give one; the output says what
+    it gave, and nothing else."""
+    video = shared_data / "videos" / "FOOTBALL.mp4"
     frames = frames_in(video)
     done = signstream("run", "--source", str(video))  # at its own pace, every frame
     assert done.returncode == 0, done.stderr
-    assert done.stdout == ""  # nothing recognised: the summary is all there is to say
     assert_quiet(done.stderr)
+    lines = [ln for ln in done.stdout.splitlines() if ln.strip()]  # one per committed gloss
     summary = done.stderr.strip().splitlines()[-1]
     assert summary.startswith(f"{video}: ended after 2.0")
     assert f"{frames} of {frames} frames processed, 0 dropped" in summary
-    assert "no gloss recognised" in summary and "CPUExecutionProvider" in summary
+    said = "no gloss recognised" if not lines else f"{len(lines)} gloss"
+    assert said in summary and "CPUExecutionProvider" in summary
 
     done = signstream("run", "--source", str(video), "--json", "--fast")
     assert done.returncode == 0 and done.stdout, done.stderr
@@ -71,7 +75,7 @@ def test_a_video_with_no_known_sign_ends_with_its_summary_and_no_library_noise(
     assert last["type"] == "Summary" and last["reason"] == "end"
     counts = (last["frames_read"], last["frames_processed"], last["frames_dropped"])
     assert counts == (frames, frames, 0)
-    assert last["glosses"] == 0 and last["source"] == str(video)
+    assert last["glosses"] == len(lines) and last["source"] == str(video)
 
 
 @pytest.mark.data
