@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/calibration.py [--model ONNX (default: models/index.json's)]
         [--people N] [--quick] [--split tune|report|all] [--ks 1 3 5] [--epochs N]
-        [--old-fraction F] [--no-app-run]
+        [--old-fraction F] [--lr LR] [--no-app-run]
 
 People: the people dataset's (``data/people``) that the model did not train on, in a fixed
 hashed order (:func:`training.calibration.heldout_people`); ``--split tune`` takes every other
@@ -76,6 +76,7 @@ def main() -> int:
     ap.add_argument("--ks", type=int, nargs="+", default=None)
     ap.add_argument("--epochs", type=int, default=None)
     ap.add_argument("--old-fraction", type=float, default=None)
+    ap.add_argument("--lr", type=float, default=None)
     ap.add_argument("--no-app-run", action="store_true")
     args = ap.parse_args()
     model = args.model or default_model()
@@ -86,6 +87,8 @@ def main() -> int:
         config = replace(config, epochs=args.epochs)
     if args.old_fraction is not None:
         config = replace(config, old_fraction=args.old_fraction)
+    if args.lr is not None:
+        config = replace(config, lr=args.lr)
     curve = k_shot_curve(model, args.split, n, ks, config, log=sys.stderr)
     run = None
     if not args.no_app_run and (mine := [p for p in curve.people if p.dataset == OWN]):
