@@ -44,3 +44,29 @@ def test_a_cached_evaluation_is_of_the_same_model_file(
     out.write_text(json.dumps({"greedy_no_rejection": {}}))
     recipe._evaluate(model, lm, out)
     assert len(calls) == 3
+
+
+def test_the_k_shot_curve_is_redone_for_another_model_or_other_settings(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from dataclasses import replace
+
+    import training.calibration
+
+    calls: list[tuple[Path, int]] = []
+
+    def fake_curve(model: Path, split: str, n: int, ks: Any) -> training.calibration.Curve:
+        calls.append((model, n))
+        return training.calibration.Curve((), (), {"people": n})
+
+    monkeypatch.setattr(training.calibration, "k_shot_curve", fake_curve)
+    model = tmp_path / "people-student.onnx"
+    model.write_bytes(b"the shipped model")
+    preset = recipe.RECIPE_PRESETS["smoke"]
+    first = recipe._calibration(model, preset, tmp_path)
+    assert recipe._calibration(model, preset, tmp_path) == first and len(calls) == 1  # reused
+    recipe._calibration(model, replace(preset, calibration_people=2), tmp_path)
+    assert calls[-1] == (model, 2)  # other settings: a new curve
+    model.write_bytes(b"a retrained model")
+    recipe._calibration(model, replace(preset, calibration_people=2), tmp_path)
+    assert len(calls) == 3

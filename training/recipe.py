@@ -18,7 +18,9 @@ training runs resume from their last checkpoint):
    alpha sweep, isolated top-1), ONNX export (FP32 and INT8), sizes, CPU ms per window;
 5. the default model: of the students, the kind and rejection setting that does best on the
    people never seen (mean of isolated top-1 and of unknown signs correctly refused, pooled
-   over the folds); its fold-0 model goes into ``models/`` with the LM, a checkpoint for
+   over the folds the kinds share), among those that keep the asl-coffee signers where the
+   model it replaced had them (training/selection.py); its fold-0 model goes into ``models/``
+   with the LM, a checkpoint for
    "Record and teach", a model card and its ``models/index.json`` entry;
 6. the real continuous BOSTON-104 sentences (hand/nose tracks,
    training/benchmarks/boston.py) and the WLASL-50 real clips (training/benchmarks/wlasl.py);
@@ -373,17 +375,23 @@ def _preset_overrides(preset: RecipePreset) -> list[str]:
 
 def _calibration(model: Path, preset: RecipePreset, work: Path) -> dict[str, Any]:
     """Fit to me's k-shot curve of the shipped model (training/calibration.py), kept with the
-    model file's fingerprint and not redone for the same model."""
+    model file's fingerprint and the settings, and not redone for the same of both."""
+    from dataclasses import asdict
+
     from training.calibration import k_shot_curve
+    from training.teach import CALIBRATION
 
     out = work / "calibration.json"
     source = fingerprint(model)
+    # what the curve depends on besides the model: a changed Fit to me setting is a new curve
+    settings = {"people": preset.calibration_people, "ks": list(preset.calibration_ks),
+                "teach": asdict(CALIBRATION)}  # fmt: skip
     cached = json.loads(out.read_text()) if out.exists() else {}
-    if cached.get(SOURCE_KEY) != source:
+    if cached.get(SOURCE_KEY) != source or cached.get("settings") != settings:
         _log(f"Fit to me: the k-shot curve on {preset.calibration_people} people never seen")
         curve = k_shot_curve(model, "report", preset.calibration_people, preset.calibration_ks)
         cached = {"ks": list(preset.calibration_ks), "summary": curve.summary,
-                  "people": list(curve.rows), SOURCE_KEY: source}  # fmt: skip
+                  "people": list(curve.rows), "settings": settings, SOURCE_KEY: source}  # fmt: skip
         atomic_write_text(out, json.dumps(cached, indent=1))
     return cached
 
