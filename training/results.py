@@ -53,18 +53,22 @@ def _points(x: float) -> str:
 
 def _calibration(c: dict[str, Any], model: str) -> list[str]:
     """Fit to me's k-shot curve (training/calibration.py, issue 20)."""
+    from dataclasses import asdict
+
     from training.teach import CALIBRATION
 
     s, ks = c["summary"], c["ks"]
+    # the settings the curve was made with (the recipe keeps them; else today's)
+    t = c.get("settings", {}).get("teach") or asdict(CALIBRATION)
     lines = [
         "## Fit to me: the k-shot curve on people never seen",
         "",
         f"The shipped model ({model}) fitted to k takes a gloss of each of {s['people']} people "
         "it never saw (the report share of its held-out fold, training/calibration.py), as the "
-        f"app's Model > Fit to me does ({CALIBRATION.epochs} epochs, "
-        f"{CALIBRATION.user_sentences} sentences of the person's takes an epoch, "
-        f"{CALIBRATION.old_fraction:.0%} of each epoch the old training data, lr "
-        f"{CALIBRATION.lr:g}); then each person's other clips (never takes) decided as the app "
+        f"app's Model > Fit to me does ({t['epochs']} epochs, "
+        f"{t['user_sentences']} sentences of the person's takes an epoch, "
+        f"{t['old_fraction']:.0%} of each epoch the old training data, lr "
+        f"{t['lr']:g}); then each person's other clips (never takes) decided as the app "
         "decides, and beam + LM WER on sentences of them. The same clips are evaluated for "
         "every k.",
         "",
