@@ -59,7 +59,7 @@ def test_fit_to_me_improves_real_people_it_never_saw(shared_data: Path, tmp_path
     for person in crowd:
         split = split_person(person, ks=(3,))
         before = top1(init, ds, split.evaluated)
-        fitted, _ = fit_person(init, ds, split.takes[3], tmp_path / "fit.pt", CALIBRATION)
+        fitted, _, _ = fit_person(init, ds, split.takes[3], tmp_path / "fit.pt", CALIBRATION)
         gains.append(top1(fitted, ds, split.evaluated) - before)
     assert len(gains) == 2 and sum(gains) / 2 > 0.1 and max(gains) > 0.2, gains
 
@@ -114,3 +114,44 @@ def test_the_curve_and_its_results_section_from_person_rows() -> None:
     assert "| 3 | 95.0% | 90.0% | 10.0% | 30 |" in text
     assert "worst -15.0 points (2 pairs)" in text
     assert "| a | crowd | hello, no | 20 | 50.0% | 90.0% |" in text
+
+
+def test_fit_to_me_holds_back_a_take_a_gloss_and_keeps_the_model_a_bad_fit_would_spoil(
+    tiny_data: Path, tiny_onnx: Path, tmp_path: Path
+) -> None:
+    """``hold_back``: one take of each gloss recorded twice or more is not trained on, and the
+    weights kept are those that decide the held-back takes best. A fit that wrecks the model (a
+    learning rate far too high) leaves the model as it was; a sane one keeps an epoch that
+    decides the held-back takes at least as well as before."""
+    import torch
+
+    from training.checkpoint import load_checkpoint
+    from training.teach import fine_tuned
+
+    ds = Dataset(tiny_data / "ds")
+    takes = Dataset.create(tmp_path / "takes", "calibration takes")
+    # s3 (the tiny model's held-out signer): 3 takes of each gloss, one of one gloss only
+    chosen = [i for i in ds.infos if i.signer == "s3" and i.gloss != "-"]
+    glosses = sorted({i.gloss for i in chosen})
+    picked = [i for g in glosses for i in [j for j in chosen if j.gloss == g][:3]]
+    picked = [i for i in picked if not (i.gloss == glosses[0] and i is not picked[0])]
+    takes.append([replace(ds[i.index], signer="user:me") for i in picked])
+    init = load_checkpoint(tiny_data / "runs" / "onnx" / "best.pt")
+    base = replace(CALIBRATION, epochs=2, user_sentences=8, batch_size=8, old_fraction=0.0)
+    assert CALIBRATION.hold_back
+
+    wrecked, data, _, check = fine_tuned(
+        tmp_path / "takes", init, replace(base, lr=50.0), lambda e: None, "wrecked"
+    )
+    # every gloss but the one recorded once gives a take to the check; none of them trains
+    assert check is not None and check.takes == len(glosses) - 1 == len(data.held_back)
+    assert sum(data.counts.values()) == len(picked) - check.takes
+    assert check.epoch == 0 and check.after == check.before, check  # nothing beat it ...
+    assert all(torch.equal(v, init.state[k]) for k, v in wrecked.state.items())  # ... so it is
+
+    _, _, _, sane = fine_tuned(tmp_path / "takes", init, base, lambda e: None, "sane")
+    assert sane is not None and sane.after >= sane.before and 0 <= sane.epoch <= base.epochs
+    off, _, _, none = fine_tuned(
+        tmp_path / "takes", init, replace(base, hold_back=False), lambda e: None, "all"
+    )
+    assert none is None and off.epoch == init.epoch + base.epochs

@@ -79,7 +79,7 @@ RECIPE_PRESETS = {
     # the teacher and the distilled student on fold 0 (43 people) only
     "cpu": RecipePreset(
         model_size="small",
-        epochs=15,
+        epochs=20,
         train_sentences=1500,
         threads=0,
         folds=(0, 1, 2),

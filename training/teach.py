@@ -12,7 +12,10 @@ the idle gloss ``-`` are recordings of the person at rest, used for pauses). The
    glosses, joined by :mod:`training.data.synthesis` as in the main recipe) and, where the
    checkpoint's training dataset is on this machine, as many sentences of the original data
    (its grammar, its training signers), so the old glosses are not forgotten;
-3. fine-tunes with CTC, then exports an ONNX model (the export's parity check included) with
+3. fine-tunes with CTC (with ``hold_back``, as Fit to me does: one take of each gloss recorded
+   at least twice is kept out of training, and of the model before and after each epoch the
+   one that decides those takes best is kept, so a fit that makes the person's own signs worse
+   is not the result), then exports an ONNX model (the export's parity check included) with
    the sample count of every gloss in its ``training_data`` metadata, and writes the new
    checkpoint beside it (same stem, ``.pt``) so the result can be taught again, and its sign
    previews (``.previews.npz``, :mod:`training.previews`): the person's own take of each gloss
@@ -27,6 +30,7 @@ end with SIGTERM blocked; a SIGTERM (the app's Cancel) before that removes the s
 from __future__ import annotations
 
 import contextlib
+import copy
 import json
 import math
 import os
@@ -58,7 +62,7 @@ from training.config import TrainConfig
 from training.data.grammar import Grammar, load_grammar
 from training.data.sentences import Example, clip_example, features_of, hold_edges
 from training.data.synthesis import SamplePool, SynthesisConfig, collect_samples, synthesize
-from training.loop import Loop, Schedule, epoch_seed
+from training.loop import Loop, LoopState, Schedule, epoch_seed
 from training.models.base import ModelSpec, model_from_spec
 from training.previews import taught_previews
 from training.trainer import ctc_loss
@@ -66,6 +70,7 @@ from training.trainer import ctc_loss
 __all__ = [
     "CALIBRATION",
     "PROGRESS_PREFIX",
+    "Check",
     "TeachConfig",
     "TeachError",
     "TeachResult",
@@ -108,6 +113,9 @@ class TeachConfig:
     name: str | None = None  # display name of the new model; None: the output's file stem
     seed: int = 0
     threads: int = 1  # torch CPU threads: the app keeps running beside the training
+    # keep one take of each gloss recorded at least twice out of training, and keep the weights
+    # (the model before or after an epoch) that decide those takes best (module docstring)
+    hold_back: bool = False
 
     def __post_init__(self) -> None:
         if self.epochs < 1:
@@ -120,8 +128,35 @@ class TeachConfig:
 
 # "Fit to me" (``--calibrate``): the person's takes of glosses the model already knows. Chosen
 # on held-out people by bench/calibration.py (its --split tune) so that the default vocabulary
-# with 3 takes a gloss fits in under a minute on a 2-core CPU
-CALIBRATION = TeachConfig(epochs=8, user_sentences=96)
+# with 3 takes a gloss fits in under a minute on a 2-core CPU; hold_back: a person the model
+# already recognised well lost up to 10 points to a fit without it (docs/RESULTS.md)
+CALIBRATION = TeachConfig(epochs=8, user_sentences=96, hold_back=True)
+
+
+@dataclass(frozen=True)
+class Check:
+    """The held-back takes (``hold_back``): how the model before the fit and the weights kept
+    decide them (greedy, share exactly right), and the epoch kept (0: the model before)."""
+
+    takes: int
+    before: float
+    after: float
+    epoch: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"takes": self.takes, "before": self.before, "after": self.after,
+                "epoch": self.epoch}  # fmt: skip
+
+    def describe(self) -> str:
+        kept = (
+            "the model as it was kept (the fit did not do better on them)"
+            if self.epoch == 0
+            else f"epoch {self.epoch} kept"
+        )
+        return (
+            f"{self.takes} takes held back: {self.before:.0%} right before, "
+            f"{self.after:.0%} after; {kept}"
+        )
 
 
 @dataclass(frozen=True)
@@ -133,6 +168,7 @@ class TeachResult:
     user_samples: int
     fit_accuracy: float  # greedy accuracy on the person's own samples (seen in training)
     seconds: float
+    check: Check | None = None  # the held-back takes before and after (hold_back only)
 
 
 Report = Callable[[dict[str, Any]], None]
@@ -214,6 +250,17 @@ class TeachData:
         isolated = [i.index for i in user.infos if len(i.glosses) == 1]
         self.user_samples = collect_samples(user, isolated)
         glosses = set(self.user_samples) - {self.idle}
+        # the takes kept out of training to check the fit (hold_back): one random take of each
+        # gloss recorded at least twice; the others train
+        self.held_back: list[tuple[str, LandmarkSequence]] = []
+        if config.hold_back:
+            rng = np.random.default_rng([config.seed, 17])
+            for g in sorted(glosses):
+                items = self.user_samples[g]
+                if len(items) >= 2:
+                    i = int(rng.integers(len(items)))
+                    self.held_back.append((g, items[i][1]))
+                    self.user_samples[g] = items[:i] + items[i + 1 :]
         if not glosses:
             raise TeachError(
                 f"{recordings}: no recorded signs to learn from (record a few samples first)"
@@ -300,15 +347,19 @@ class TeachData:
         return [features_of(s, self.spec, self.vocab) for s in seqs]
 
     def user_isolated(self) -> list[Example]:
-        """Each recorded sample alone, for the fit check at the end: its edges held as
-        :meth:`training.data.sentences.SentenceData.isolated` does (a model with lookahead needs
-        frames after a sign to emit it)."""
+        """Each training sample of the person alone, for the fit check at the end: its edges
+        held as :meth:`training.data.sentences.SentenceData.isolated` does (a model with
+        lookahead needs frames after a sign to emit it)."""
         return [
             clip_example(seq, self.spec, self.vocab)
             for g, items in sorted(self.user_samples.items())
             if g != self.idle
             for _, seq in items
         ]
+
+    def held_back_isolated(self) -> list[Example]:
+        """The held-back takes alone, as :meth:`user_isolated`."""
+        return [clip_example(seq, self.spec, self.vocab) for _, seq in self.held_back]
 
 
 def _resolve_file(path: str) -> Path | None:
@@ -366,9 +417,10 @@ def _add_training_counts(path: Path, counts: Counter[str], extra: dict[str, Any]
 
 def fine_tuned(
     recordings: Path, ck: Checkpoint, config: TeachConfig, report: Report, name: str
-) -> tuple[Checkpoint, TeachData, float]:
+) -> tuple[Checkpoint, TeachData, float, Check | None]:
     """``ck`` fine-tuned on ``recordings``, nothing written: the new checkpoint (named
-    ``name``), the data it learnt from and its greedy accuracy on the person's samples."""
+    ``name``), the data it learnt from, its greedy accuracy on the person's training samples
+    and the held-back takes' check (``hold_back``; None without or with no gloss to hold back)."""
     if config.threads > 0:
         torch.set_num_threads(config.threads)
     data = TeachData(recordings, ck, config)
@@ -377,24 +429,26 @@ def fine_tuned(
     torch.manual_seed(config.seed)
     model = model_from_spec(spec)
     model.load_state_dict(grow_state(ck.state, model.state_dict(), old_classes))
+    held = f" ({len(data.held_back)} more held back to check the fit)" if data.held_back else ""
     report(
         {
             "stage": "data",
             "fraction": 0.0,
-            "message": f"{data.num_user_samples} recorded samples, new glosses: "
+            "message": f"{data.num_user_samples} recorded samples{held}, new glosses: "
             + (", ".join(data.new_glosses) or "none")
             + ("" if data.old_pool is not None else " (original training data not found)"),
             "new_glosses": list(data.new_glosses),
         }
     )
-    history = _fine_tune(model, data, config, report)
-    fit = _fit_accuracy(model, data)
+    history, check = _fine_tune(model, data, config, report)
+    fit = _accuracy(model, data.user_isolated(), data.vocab)
     new_config: TrainConfig = replace(ck.config, name=name)
+    epochs = config.epochs if check is None else check.epoch
     new_ck = Checkpoint(
-        new_config, spec, data.vocab, model.state_dict(), ck.epoch + config.epochs,
+        new_config, spec, data.vocab, model.state_dict(), ck.epoch + epochs,
         ck.best_wer, ck.history + history,
     )  # fmt: skip
-    return new_ck, data, fit
+    return new_ck, data, fit, check
 
 
 def teach(
@@ -412,8 +466,9 @@ def teach(
         ck = load_checkpoint(init)
     except (ValueError, FileNotFoundError) as e:
         raise TeachError(f"--init: {e}") from e
-    new_ck, data, fit = fine_tuned(recordings, ck, config, report, name=out.stem)
-    report({"stage": "export", "fraction": 0.92, "message": f"fit on your samples {fit:.0%}"})
+    new_ck, data, fit, check = fine_tuned(recordings, ck, config, report, name=out.stem)
+    message = f"fit on your samples {fit:.0%}" + ("" if check is None else f"; {check.describe()}")
+    report({"stage": "export", "fraction": 0.92, "message": message})
 
     window, hop, base_name = _export_shape(init, config)
     name = config.name or out.stem
@@ -424,13 +479,15 @@ def teach(
         "new_glosses": list(data.new_glosses),
         "fit_accuracy": fit,
     }
+    if check is not None:
+        metadata["held_back"] = check.to_dict()
     takes = {g: [seq for _, seq in items] for g, items in data.user_samples.items()}
     base, _ = previews_of(init.with_suffix(".onnx"))  # none: only the person's takes
     previews = taught_previews(takes, base, data.vocab.glosses)
     pt = _write_model(new_ck, out, window, hop, name, data.counts, metadata, previews)
     seconds = time.perf_counter() - t0
     result = TeachResult(
-        out, pt, data.vocab.glosses, data.new_glosses, data.num_user_samples, fit, seconds
+        out, pt, data.vocab.glosses, data.new_glosses, data.num_user_samples, fit, seconds, check
     )
     report(
         {
@@ -440,6 +497,7 @@ def teach(
             "checkpoint": str(pt),
             "new_glosses": list(data.new_glosses),
             "fit_accuracy": fit,
+            "held_back": None if check is None else check.to_dict(),
             "seconds": round(seconds, 1),
         }
     )
@@ -448,8 +506,9 @@ def teach(
 
 def _fine_tune(
     model: nn.Module, data: TeachData, config: TeachConfig, report: Report
-) -> list[dict[str, Any]]:
-    """Train ``model`` on the loop for ``config.epochs``, reporting every step; the history."""
+) -> tuple[list[dict[str, Any]], Check | None]:
+    """Train ``model`` on the loop for ``config.epochs``, reporting every step; the history
+    and, with held-back takes, their check (``model`` then holds the weights kept)."""
     # a constant rate: a short fine-tune from trained weights needs no warm-up or decay
     schedule = Schedule(
         epochs=config.epochs, lr=config.lr, weight_decay=config.weight_decay,
@@ -479,9 +538,29 @@ def _fine_tune(
             }
         )  # fmt: skip
 
+    held_back = data.held_back_isolated()
+    # the weights that decide the held-back takes best (share right, then their CTC loss): the
+    # model before the fit unless an epoch beats it
+    before = _check_score(model, held_back, data.vocab) if held_back else (0.0, 0.0)
+    best: dict[str, Any] = {"score": before, "epoch": 0, "state": copy.deepcopy(model.state_dict())}
+
+    def save(state: LoopState, improved: bool) -> None:
+        if not held_back:
+            return
+        score = _check_score(model, held_back, data.vocab)
+        state.history[-1]["held_back"] = score[0]
+        if score > best["score"]:
+            best.update(score=score, epoch=state.epoch, state=copy.deepcopy(model.state_dict()))
+
     loop = Loop(model, schedule, math.ceil(len(first) / config.batch_size))
-    state = loop.run(epoch_batches, loss, on_step=on_step, log=None)
-    return [{"epoch": h["epoch"], "loss": h["loss"]} for h in state.history]
+    state = loop.run(epoch_batches, loss, save=save, on_step=on_step, log=None)
+    keys = ("epoch", "loss", "held_back")
+    history: list[dict[str, Any]] = [{k: h[k] for k in keys if k in h} for h in state.history]
+    if not held_back:
+        return history, None
+    model.load_state_dict(best["state"])
+    check = Check(len(held_back), before[0], best["score"][0], best["epoch"])
+    return history, check
 
 
 def _write_model(
@@ -514,14 +593,24 @@ def _write_model(
 
 
 @torch.no_grad()
-def _fit_accuracy(model: nn.Module, data: TeachData) -> float:
-    """Share of the person's samples the model decodes exactly (greedy, the engine's decoder)."""
-    examples = data.user_isolated()
+def _accuracy(model: nn.Module, examples: Sequence[Example], vocab: Vocabulary) -> float:
+    """Share of ``examples`` the model decodes exactly (greedy, the engine's decoder)."""
     if not examples:
         return 0.0
-    decoder = GlossDecoder(data.vocab)
+    decoder = GlossDecoder(vocab)
     decoded = (decoder.decode(lp).glosses for lp in predict(model, examples, torch.device("cpu")))
     return sum(g == e.glosses for g, e in zip(decoded, examples, strict=True)) / len(examples)
+
+
+@torch.no_grad()
+def _check_score(
+    model: nn.Module, examples: Sequence[Example], vocab: Vocabulary
+) -> tuple[float, float]:
+    """``(share decoded exactly, minus the mean CTC loss)``: higher is better; the loss
+    breaks ties between weights that get the same takes right."""
+    accuracy = _accuracy(model, examples, vocab)
+    losses = [float(ctc_loss(model(b.x, b.lengths).logits, b)) for b in batches(examples, 64)]
+    return accuracy, -float(np.mean(losses))
 
 
 # ---------------------------------------------------------------------- command line
