@@ -47,11 +47,14 @@ def test_a_cached_evaluation_is_of_the_same_model_file(
 
 
 def test_the_k_shot_curve_is_redone_for_another_model_or_other_settings(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tiny_data: Path, tiny_onnx: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """Keyed by the shipped checkpoint's weights (the same model written again by the next
+    recipe run, other bytes, is reused) and the settings."""
     from dataclasses import replace
 
     import training.calibration
+    from training.checkpoint import load_checkpoint, save_checkpoint
 
     calls: list[tuple[Path, int]] = []
 
@@ -61,12 +64,16 @@ def test_the_k_shot_curve_is_redone_for_another_model_or_other_settings(
 
     monkeypatch.setattr(training.calibration, "k_shot_curve", fake_curve)
     model = tmp_path / "people-student.onnx"
-    model.write_bytes(b"the shipped model")
+    ck = load_checkpoint(tiny_data / "runs" / "onnx" / "best.pt")
+    save_checkpoint(model.with_suffix(".pt"), ck)
     preset = recipe.RECIPE_PRESETS["smoke"]
     first = recipe._calibration(model, preset, tmp_path)
+    save_checkpoint(model.with_suffix(".pt"), ck)  # shipped again: the same weights
     assert recipe._calibration(model, preset, tmp_path) == first and len(calls) == 1  # reused
     recipe._calibration(model, replace(preset, calibration_people=2), tmp_path)
     assert calls[-1] == (model, 2)  # other settings: a new curve
-    model.write_bytes(b"a retrained model")
+    name = next(iter(ck.state))
+    retrained = {**ck.state, name: ck.state[name] + 1.0}
+    save_checkpoint(model.with_suffix(".pt"), replace(ck, state=retrained))
     recipe._calibration(model, replace(preset, calibration_people=2), tmp_path)
     assert len(calls) == 3

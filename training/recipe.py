@@ -45,7 +45,7 @@ import numpy as np
 from engine.atomic import atomic_path, atomic_write_text
 from engine.data_root import data_root as shared_data
 from engine.model_index import read_index, remove_entry, write_entry
-from training.checkpoint import Checkpoint
+from training.checkpoint import Checkpoint, load_checkpoint
 from training.config import DataConfig, TrainConfig, load_config
 from training.evaluate import heldout_summary
 
@@ -170,6 +170,19 @@ def _evaluate(
 def fingerprint(path: Path) -> str:
     """SHA-256 of a file: which model a cached result was computed from."""
     return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def weights_fingerprint(path: Path) -> str:
+    """SHA-256 of a checkpoint's glosses, weights and extras (its rejection fit): the same
+    model saved again has the same one, though the file's bytes differ (torch.save's are not
+    reproducible, and the recipe writes the shipped files on every run)."""
+    ck = load_checkpoint(path)
+    h = hashlib.sha256("\n".join(ck.vocab.glosses).encode())
+    h.update(json.dumps(ck.extra, sort_keys=True, default=str).encode())
+    for name in sorted(ck.state):
+        h.update(name.encode())
+        h.update(ck.state[name].detach().cpu().numpy().tobytes())
+    return h.hexdigest()
 
 
 def _row(name: str, ck_path: Path, lm: Path, work: Path) -> dict[str, Any]:
@@ -382,7 +395,7 @@ def _calibration(model: Path, preset: RecipePreset, work: Path) -> dict[str, Any
     from training.teach import CALIBRATION
 
     out = work / "calibration.json"
-    source = fingerprint(model)
+    source = weights_fingerprint(model.with_suffix(".pt"))
     # what the curve depends on besides the model: a changed Fit to me setting is a new curve
     settings = {"people": preset.calibration_people, "ks": list(preset.calibration_ks),
                 "teach": asdict(CALIBRATION)}  # fmt: skip
