@@ -39,9 +39,10 @@ from training.data.grammar import load_grammar
 from training.data.people import IDLE
 from training.data.registry import DATA_DIR, NOTHING
 from training.evaluate import load_for_eval
+from training.fit_check import Check
 from training.generalise import decide_clips
 from training.heldout_people import _person_wers
-from training.teach import CALIBRATION, Check, TeachConfig, fine_tuned
+from training.teach import CALIBRATION, TeachConfig, fine_tuned
 
 __all__ = [
     "KS",

@@ -71,7 +71,7 @@ def _calibration(c: dict[str, Any], model: str) -> list[str]:
         f"{t['lr']:g}"
         + (
             "; one take of each gloss held back to check the fit, and the weights that decide "
-            "those best kept, the model before included"
+            "those best kept, the model before included: training/fit_check.py"
             if t.get("hold_back")
             else ""
         )

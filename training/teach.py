@@ -30,7 +30,6 @@ end with SIGTERM blocked; a SIGTERM (the app's Cancel) before that removes the s
 from __future__ import annotations
 
 import contextlib
-import copy
 import json
 import math
 import os
@@ -50,18 +49,18 @@ from torch import nn
 
 from engine.atomic import atomic_path
 from engine.dataset import Dataset
-from engine.decoder import GlossDecoder
 from engine.errors import SignStreamError
 from engine.landmarks import LandmarkSequence
 from engine.model import read_model_info
 from engine.previews import Previews, previews_of, previews_path, save_previews
 from engine.vocabulary import BLANK, Vocabulary
-from training.batches import Batch, batches, predict
+from training.batches import Batch, batches
 from training.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
 from training.config import TrainConfig
 from training.data.grammar import Grammar, load_grammar
 from training.data.sentences import Example, clip_example, features_of, hold_edges
 from training.data.synthesis import SamplePool, SynthesisConfig, collect_samples, synthesize
+from training.fit_check import Check, KeepBest, accuracy, hold_back
 from training.loop import Loop, LoopState, Schedule, epoch_seed
 from training.models.base import ModelSpec, model_from_spec
 from training.previews import taught_previews
@@ -70,7 +69,6 @@ from training.trainer import ctc_loss
 __all__ = [
     "CALIBRATION",
     "PROGRESS_PREFIX",
-    "Check",
     "TeachConfig",
     "TeachError",
     "TeachResult",
@@ -131,32 +129,6 @@ class TeachConfig:
 # with 3 takes a gloss fits in under a minute on a 2-core CPU; hold_back: a person the model
 # already recognised well lost up to 10 points to a fit without it (docs/RESULTS.md)
 CALIBRATION = TeachConfig(epochs=8, user_sentences=96, hold_back=True)
-
-
-@dataclass(frozen=True)
-class Check:
-    """The held-back takes (``hold_back``): how the model before the fit and the weights kept
-    decide them (greedy, share exactly right), and the epoch kept (0: the model before)."""
-
-    takes: int
-    before: float
-    after: float
-    epoch: int
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"takes": self.takes, "before": self.before, "after": self.after,
-                "epoch": self.epoch}  # fmt: skip
-
-    def describe(self) -> str:
-        kept = (
-            "the model as it was kept (the fit did not do better on them)"
-            if self.epoch == 0
-            else f"epoch {self.epoch} kept"
-        )
-        return (
-            f"{self.takes} takes held back: {self.before:.0%} right before, "
-            f"{self.after:.0%} after; {kept}"
-        )
 
 
 @dataclass(frozen=True)
@@ -254,13 +226,8 @@ class TeachData:
         # gloss recorded at least twice; the others train
         self.held_back: list[tuple[str, LandmarkSequence]] = []
         if config.hold_back:
-            rng = np.random.default_rng([config.seed, 17])
-            for g in sorted(glosses):
-                items = self.user_samples[g]
-                if len(items) >= 2:
-                    i = int(rng.integers(len(items)))
-                    self.held_back.append((g, items[i][1]))
-                    self.user_samples[g] = items[:i] + items[i + 1 :]
+            self.user_samples, held = hold_back(self.user_samples, sorted(glosses), config.seed)
+            self.held_back = [(g, seq) for g, (_, seq) in held]
         if not glosses:
             raise TeachError(
                 f"{recordings}: no recorded signs to learn from (record a few samples first)"
@@ -441,7 +408,7 @@ def fine_tuned(
         }
     )
     history, check = _fine_tune(model, data, config, report)
-    fit = _accuracy(model, data.user_isolated(), data.vocab)
+    fit = accuracy(model, data.user_isolated(), data.vocab)
     new_config: TrainConfig = replace(ck.config, name=name)
     epochs = config.epochs if check is None else check.epoch
     new_ck = Checkpoint(
@@ -538,29 +505,20 @@ def _fine_tune(
             }
         )  # fmt: skip
 
+    # the weights that decide the held-back takes best: the model before the fit unless an
+    # epoch beats it (training/fit_check.py)
     held_back = data.held_back_isolated()
-    # the weights that decide the held-back takes best (share right, then their CTC loss): the
-    # model before the fit unless an epoch beats it
-    before = _check_score(model, held_back, data.vocab) if held_back else (0.0, 0.0)
-    best: dict[str, Any] = {"score": before, "epoch": 0, "state": copy.deepcopy(model.state_dict())}
+    best = KeepBest(model, held_back, data.vocab) if held_back else None
 
     def save(state: LoopState, improved: bool) -> None:
-        if not held_back:
-            return
-        score = _check_score(model, held_back, data.vocab)
-        state.history[-1]["held_back"] = score[0]
-        if score > best["score"]:
-            best.update(score=score, epoch=state.epoch, state=copy.deepcopy(model.state_dict()))
+        if best is not None:
+            state.history[-1]["held_back"] = best.after_epoch(state.epoch)
 
     loop = Loop(model, schedule, math.ceil(len(first) / config.batch_size))
     state = loop.run(epoch_batches, loss, save=save, on_step=on_step, log=None)
     keys = ("epoch", "loss", "held_back")
     history: list[dict[str, Any]] = [{k: h[k] for k in keys if k in h} for h in state.history]
-    if not held_back:
-        return history, None
-    model.load_state_dict(best["state"])
-    check = Check(len(held_back), before[0], best["score"][0], best["epoch"])
-    return history, check
+    return history, None if best is None else best.restore()
 
 
 def _write_model(
@@ -590,27 +548,6 @@ def _write_model(
         for staged in (staged_onnx, staged_pt, staged_previews):
             staged.unlink(missing_ok=True)
     return pt
-
-
-@torch.no_grad()
-def _accuracy(model: nn.Module, examples: Sequence[Example], vocab: Vocabulary) -> float:
-    """Share of ``examples`` the model decodes exactly (greedy, the engine's decoder)."""
-    if not examples:
-        return 0.0
-    decoder = GlossDecoder(vocab)
-    decoded = (decoder.decode(lp).glosses for lp in predict(model, examples, torch.device("cpu")))
-    return sum(g == e.glosses for g, e in zip(decoded, examples, strict=True)) / len(examples)
-
-
-@torch.no_grad()
-def _check_score(
-    model: nn.Module, examples: Sequence[Example], vocab: Vocabulary
-) -> tuple[float, float]:
-    """``(share decoded exactly, minus the mean CTC loss)``: higher is better; the loss
-    breaks ties between weights that get the same takes right."""
-    accuracy = _accuracy(model, examples, vocab)
-    losses = [float(ctc_loss(model(b.x, b.lengths).logits, b)) for b in batches(examples, 64)]
-    return accuracy, -float(np.mean(losses))
 
 
 # ---------------------------------------------------------------------- command line
