@@ -18,7 +18,7 @@ clip decisions, ReetKubba's 33% against 82%, and kept fits that lost 22 points.)
 from __future__ import annotations
 
 import copy
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -26,7 +26,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from engine.decoder import GlossDecoder
+from engine.decoder import DecodeResult, GlossDecoder
 from engine.vocabulary import Vocabulary
 from training.batches import batches, predict
 from training.data.sentences import Example, clip_choice
@@ -80,14 +80,27 @@ def hold_back(
     return kept, held
 
 
+def _decoded(
+    model: nn.Module, examples: Sequence[Example], vocab: Vocabulary
+) -> Iterator[tuple[DecodeResult, Example]]:
+    """Each example's greedy decoding (the engine's decoder), with the example."""
+    decoder = GlossDecoder(vocab)
+    lps = predict(model, examples, torch.device("cpu"))
+    for lp, e in zip(lps, examples, strict=True):
+        yield decoder.decode(lp), e
+
+
 @torch.no_grad()
 def accuracy(model: nn.Module, examples: Sequence[Example], vocab: Vocabulary) -> float:
     """Share of ``examples`` the model decodes exactly (greedy, the engine's decoder)."""
     if not examples:
         return 0.0
-    decoder = GlossDecoder(vocab)
-    decoded = (decoder.decode(lp).glosses for lp in predict(model, examples, torch.device("cpu")))
-    return sum(g == e.glosses for g, e in zip(decoded, examples, strict=True)) / len(examples)
+    return sum(r.glosses == e.glosses for r, e in _decoded(model, examples, vocab)) / len(examples)
+
+
+def _right(r: DecodeResult, e: Example) -> bool:
+    k = clip_choice(r)
+    return k is not None and (r.glosses[k],) == e.glosses
 
 
 @torch.no_grad()
@@ -96,13 +109,7 @@ def decided_right(model: nn.Module, examples: Sequence[Example], vocab: Vocabula
     the most confident decoded gloss, or nothing)."""
     if not examples:
         return 0.0
-    decoder = GlossDecoder(vocab)
-    right = 0
-    for lp, e in zip(predict(model, examples, torch.device("cpu")), examples, strict=True):
-        r = decoder.decode(lp)
-        k = clip_choice(r)
-        right += k is not None and (r.glosses[k],) == e.glosses
-    return right / len(examples)
+    return sum(_right(r, e) for r, e in _decoded(model, examples, vocab)) / len(examples)
 
 
 @torch.no_grad()
@@ -125,7 +132,7 @@ class KeepBest:
 
     def after_epoch(self, epoch: int) -> float:
         """Score the model after ``epoch`` (1-based) and keep it if it is the best so far;
-        returns its share decoded exactly."""
+        returns its share decided right."""
         score = _score(self.model, self.examples, self.vocab)
         if score > self.best:
             self.best, self.epoch = score, epoch

@@ -189,7 +189,6 @@ def _row(name: str, ck_path: Path, lm: Path, work: Path) -> dict[str, Any]:
     """Rejection fit, held-out evaluation, ONNX FP32 + INT8 export, sizes and CPU timing of
     one model."""
     from engine.model import read_model_info
-    from training.checkpoint import load_checkpoint
     from training.export import export_onnx, quantize_int8
     from training.generalise import ensure_rejection
 
@@ -292,8 +291,6 @@ def run_recipe(
 
 def _train_minutes(runs: Path) -> float:
     """Minutes the cross-validation's runs trained (every epoch of each run's last checkpoint)."""
-    from training.checkpoint import load_checkpoint
-
     total = 0.0
     for last in sorted(runs.glob("*-fold*/last.pt")):
         total += sum(h["seconds"] for h in load_checkpoint(last).history)
@@ -334,7 +331,7 @@ def _ship(
 ) -> Checkpoint:
     """Write the default model into ``models/``: ONNX, LM, and the checkpoint "Record and
     teach" fine-tunes (weights and rejection: no optimiser state); returns what was shipped."""
-    from training.checkpoint import load_checkpoint, save_checkpoint
+    from training.checkpoint import save_checkpoint
     from training.data.registry import DATA_DIR
     from training.export import export_onnx
     from training.previews import write_previews
