@@ -349,15 +349,17 @@ def test_crossval_trains_teacher_and_distilled_on_their_folds_only(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A CPU budget: the baseline on folds 0-2, the teacher and the distilled student on fold
-    0 only; the distilled run gets its fold's teacher and student, and kinds are compared on
-    fold 0 (``shared``)."""
+    0 only and for fewer epochs; the distilled run gets its fold's teacher and student, and
+    kinds are compared on fold 0 (``shared``)."""
     from training import crossval
 
     trained: list[tuple[str, int, tuple[str, ...]]] = []
+    epochs: dict[str, int] = {}
 
     def fake_train(config: Any, log: Any) -> Path:
         kind, fold = config.name.split("-fold")
         trained.append((kind, int(fold), tuple(config.distill.teachers)))
+        epochs[config.name] = config.optim.epochs
         return tmp_path / config.name / "best.pt"
 
     def fake_evaluated(ckpt: Path, fold: int, *args: Any) -> dict[str, Any]:
@@ -374,7 +376,10 @@ def test_crossval_trains_teacher_and_distilled_on_their_folds_only(
 
     monkeypatch.setattr(crossval, "_train", fake_train)
     monkeypatch.setattr(crossval, "_evaluated", fake_evaluated)
-    cv = crossval.cross_validate(tmp_path, tmp_path / "lm.arpa", 0.5, (0, 1, 2), distill_folds=(0,))
+    cv = crossval.cross_validate(
+        tmp_path, tmp_path / "lm.arpa", 0.5, (0, 1, 2), overrides=["optim.epochs=40"],
+        distill_folds=(0,), distill_overrides=["optim.epochs=20"],
+    )  # fmt: skip
     assert [(k, f) for k, f, _ in trained] == [
         ("teacher", 0),
         ("student", 0),
@@ -383,6 +388,8 @@ def test_crossval_trains_teacher_and_distilled_on_their_folds_only(
         ("student", 2),
     ]
     assert trained[2][2] == (str(tmp_path / "teacher-fold0" / "best.pt"),)
+    assert epochs == {"teacher-fold0": 20, "student-fold0": 40, "distilled-fold0": 20,
+                      "student-fold1": 40, "student-fold2": 40}  # fmt: skip
     assert cv["kind_folds"] == {"teacher": [0], "student": [0, 1, 2], "distilled": [0]}
     assert cv["shared_folds"] == [0]
     assert cv["kinds"]["student"]["plain"]["top1_mean"] == pytest.approx(0.6)  # 0.5, 0.6, 0.7

@@ -4,7 +4,8 @@ the people it never saw (:mod:`training.heldout_people`).
 Per fold ``k`` (``data.test_fold = k``): a teacher, the baseline student and the student
 distilled from that teacher (none of them saw fold ``k``'s people), the rejection of unknown
 signs fitted to each student, and each evaluated person by person. A CPU budget may train the
-teacher and the distilled student on fewer folds than the baseline (``distill_folds``): kinds
+teacher and the distilled student on fewer folds than the baseline (``distill_folds``), and
+for fewer epochs (``distill_overrides``): kinds
 are then compared on the folds they share. Resumable: a fold's finished runs and evaluations
 are kept and not redone.
 """
@@ -35,7 +36,7 @@ KINDS: dict[str, tuple[str, ...]] = {
 }  # fmt: skip
 
 
-DISTILL_KINDS = ("teacher", "distilled")  # the kinds ``distill_folds`` limits
+DISTILL_KINDS = ("teacher", "distilled")  # the kinds ``distill_folds`` and its overrides limit
 VARIANT_NAMES = (("rejection", True), ("plain", False))  # with / without rejecting unknown signs
 
 
@@ -94,12 +95,14 @@ def cross_validate(
     overrides: Sequence[str] = (),
     log: Callable[[str], None] = print,
     distill_folds: Sequence[int] | None = None,
+    distill_overrides: Sequence[str] = (),
 ) -> dict[str, Any]:
     """Train and evaluate ``kinds`` on each fold (the teacher and the distilled student only on
-    ``distill_folds`` when given); returns per kind the pooled summaries with and without
-    rejection (:func:`training.heldout_people.summarise_people`) over its folds (``kinds``),
-    the same over the folds every kind has (``shared``: what kinds are compared on), and each
-    fold's evaluation (``per_fold``, in the order of ``kind_folds``)."""
+    ``distill_folds`` when given, with ``distill_overrides`` after ``overrides``); returns per
+    kind the pooled summaries with and without rejection
+    (:func:`training.heldout_people.summarise_people`) over its folds (``kinds``), the same
+    over the folds every kind has (``shared``: what kinds are compared on), and each fold's
+    evaluation (``per_fold``, in the order of ``kind_folds``)."""
     from training.heldout_people import summarise_people
 
     t0 = time.perf_counter()
@@ -118,7 +121,8 @@ def cross_validate(
                     f'distill.teachers=["{ckpts["teacher"]}"]',
                     f'distill.student_init="{ckpts["student"]}"',
                 )
-            config = fold_config(kind, fold, out, overrides, *extra)
+            own = distill_overrides if kind in DISTILL_KINDS else ()
+            config = fold_config(kind, fold, out, [*overrides, *own], *extra)
             ckpts[kind] = _train(config, log)
             results[kind].append(_evaluated(ckpts[kind], fold, lm, alpha, config.data.grammar, log))
             kind_folds[kind].append(fold)
