@@ -322,6 +322,28 @@ def test_the_choice_compares_kinds_on_shared_folds_and_keeps_the_coffee_signers(
     assert choose(cv) == ("student", True)
 
 
+def test_a_student_distilled_from_a_worse_teacher_does_not_ship() -> None:
+    """The distilled student keeps the asl-coffee signers a little better and would ship, but
+    its teacher is below the baseline student: distillation's premise fails, the student ships;
+    with a better teacher the distilled student ships."""
+    from training.selection import ASL_COFFEE_FLOOR, choose, distillation_premise
+
+    low = ASL_COFFEE_FLOOR - 0.02
+
+    def kind(top1: float, coffee: float = low) -> dict[str, Any]:
+        one = {"top1_mean": top1, "unknown_false_accept": 0.7,
+               "top1_by_dataset": {"asl-coffee": coffee}}  # fmt: skip
+        return {"plain": one, "rejection": {**one, "top1_by_dataset": {"asl-coffee": 0.3}}}
+
+    pooled = {"teacher": kind(0.05), "student": kind(0.72), "distilled": kind(0.69, low + 0.01)}
+    assert not distillation_premise(pooled)
+    assert choose({"kinds": pooled}) == ("student", False)
+    pooled["teacher"] = kind(0.80)
+    assert distillation_premise(pooled)
+    assert choose({"kinds": pooled}) == ("distilled", False)
+    assert distillation_premise({"student": kind(0.7), "distilled": kind(0.6)})  # no teacher
+
+
 def test_random_sentences_drawn_by_gloss_reach_every_gloss(tiny_data: Path) -> None:
     from collections import Counter
 

@@ -256,7 +256,9 @@ def _targets(s: dict[str, Any]) -> list[str]:
         "signs refused (training.selection.selection_score), pooled over the folds they share, "
         f"among those that keep the asl-coffee signers at {_pct(ASL_COFFEE_FLOOR)} or above "
         "(the model it replaces); where none does, the one that keeps them best "
-        "(training.selection.choose). Its fold-0 model is the one in `models/`.",
+        "(training.selection.choose). A student distilled from a teacher no better than the "
+        "baseline student on the same people is no candidate "
+        "(training.selection.distillation_premise). Its fold-0 model is the one in `models/`.",
         "",
         f"- isolated top-1 mean {_pct(c['top1_mean'])} (target >= 95%), 10th-percentile person "
         f"{_pct(c['top1_p10'])} (target >= 85%);",
