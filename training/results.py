@@ -137,6 +137,11 @@ def _shipped(s: dict[str, Any]) -> dict[str, Any]:
     return summary
 
 
+def _more_epochs(p: dict[str, Any]) -> int:
+    """The distilled student's epochs on top of the baseline's."""
+    return int(p.get("distill_epochs") or p["epochs"])
+
+
 def _distill_epochs(p: dict[str, Any]) -> str:
     """The teacher's and the distilled student's epochs where the preset gives them fewer."""
     n = p.get("distill_epochs")
@@ -284,7 +289,9 @@ def _targets(s: dict[str, Any]) -> list[str]:
             f"{_pct(d['wer_mean'])} vs {_pct(b['wer_mean'])} and {_pct(t['wer_mean'])}: "
             f"{_gap(b['wer_mean'], t['wer_mean'], d['wer_mean'], lower_is_better=True)}. The "
             "distilled student starts from the baseline's weights (distill.student_init) and "
-            "trains as many epochs again, so a gain over the baseline is not the teacher's alone."
+            f"trains {_more_epochs(s['preset_settings'])} epochs more, so a gain over the "
+            "baseline is not the teacher's alone; it ships only where the teacher is better "
+            "than the baseline (training.selection.distillation_premise)."
         )
     return [*lines, ""]
 
