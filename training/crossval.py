@@ -4,10 +4,9 @@ the people it never saw (:mod:`training.heldout_people`).
 Per fold ``k`` (``data.test_fold = k``): a teacher, the baseline student and the student
 distilled from that teacher (none of them saw fold ``k``'s people), the rejection of unknown
 signs fitted to each student, and each evaluated person by person. A CPU budget may train the
-teacher and the distilled student on fewer folds than the baseline (``distill_folds``), and
-for fewer epochs (``distill_overrides``): kinds
-are then compared on the folds they share. Resumable: a fold's finished runs and evaluations
-are kept and not redone.
+teacher and the distilled student on fewer folds than the baseline (``distill_folds``) and for
+fewer epochs (``distill_overrides``): kinds are then compared on the folds they share.
+Resumable: a fold's finished runs and evaluations are kept and not redone.
 """
 
 from __future__ import annotations

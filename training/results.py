@@ -138,14 +138,14 @@ def _shipped(s: dict[str, Any]) -> dict[str, Any]:
 
 
 def _more_epochs(p: dict[str, Any]) -> int:
-    """The distilled student's epochs on top of the baseline's."""
+    """The teacher's and the distilled student's epochs (the latter on top of the baseline's)."""
     return int(p.get("distill_epochs") or p["epochs"])
 
 
 def _distill_epochs(p: dict[str, Any]) -> str:
     """The teacher's and the distilled student's epochs where the preset gives them fewer."""
-    n = p.get("distill_epochs")
-    return "" if n is None or n == p["epochs"] else f" (the teacher and the distilled student {n})"
+    n = _more_epochs(p)
+    return "" if n == p["epochs"] else f" (the teacher and the distilled student {n})"
 
 
 def _header(s: dict[str, Any]) -> list[str]:
