@@ -10,7 +10,14 @@ import numpy as np
 import pytest
 from pyctcdecode.decoder import BeamSearchDecoderCTC
 
-from engine.decoder import DecoderConfig, DecodeResult, GlossDecoder, greedy_decode
+from engine.decoder import (
+    SPAN_SLACK,
+    DecoderConfig,
+    DecodeResult,
+    GlossDecoder,
+    gloss_confidence,
+    greedy_decode,
+)
 from engine.errors import DecoderError, LanguageModelError, LMVocabularyMismatch
 from engine.vocabulary import Vocabulary
 from training.lm import LMConfig, build_lm, find_kenlm_tool
@@ -266,3 +273,16 @@ def test_binary_lm_decodes_like_arpa(tmp_path: Path) -> None:
     from_binary = GlossDecoder(VOCAB, result.binary_path, cfg).decode(lp)
     assert from_binary.glosses == from_arpa.glosses == ("a", "b", "c")
     assert from_binary.score == pytest.approx(from_arpa.score, abs=1e-3)
+
+
+def test_beam_confidence_is_its_class_where_it_wins_beside_the_span() -> None:
+    # pyctcdecode's word span of a real model's spike can start a frame after it: the spike
+    # (0.9 at frame 2) is what the model said, not the blank frames of the span (3, 4)
+    lp = frames(BLANK, BLANK, {A: 0.9}, BLANK, BLANK, BLANK)
+    assert gloss_confidence(lp, A, (3, 4)) == pytest.approx(0.9, abs=1e-6)
+    # where the class wins nowhere near (the LM chose it), the span's own mean
+    lp = frames(BLANK, {X: 0.55, C: 0.40}, BLANK, BLANK)
+    assert gloss_confidence(lp, C, (1, 2)) == pytest.approx(0.40, abs=1e-6)
+    # a spike farther away than SPAN_SLACK is another gloss's
+    far = frames({A: 0.9}, *[BLANK] * (SPAN_SLACK + 2))
+    assert gloss_confidence(far, A, (SPAN_SLACK + 1, SPAN_SLACK + 2)) < 0.05
