@@ -128,9 +128,9 @@ class TeachConfig:
 # on held-out people by bench/calibration.py (its --split tune) so that the default vocabulary
 # with 3 takes a gloss fits in under a minute on a 2-core CPU; hold_back: a person the model
 # already recognised well lost up to 10 points to a fit without it (docs/RESULTS.md); half the
-# rate and three old sentences to each of the person's: the fitted model kept the other people
-# as before instead of losing 5 points of them, and fitted the person better
-# (docs/experiments/fit-to-me-settings.md)
+# rate and three old sentences to each of the person's: on the tune people the fitted model
+# kept the others as before instead of losing 5 points of them and fitted the person better
+# (not repeated on RESULTS' report people at 3 takes; docs/experiments/fit-to-me-settings.md)
 CALIBRATION = TeachConfig(epochs=8, user_sentences=96, old_fraction=0.75, lr=5e-4, hold_back=True)
 
 
