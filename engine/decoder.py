@@ -64,6 +64,7 @@ __all__ = [
     "DecoderConfig",
     "GlossDecoder",
     "gloss_confidence",
+    "gloss_frames",
     "greedy_decode",
 ]
 
@@ -238,17 +239,29 @@ def greedy_decode(log_probs: FloatArray, vocabulary: Vocabulary) -> DecodeResult
     )
 
 
+def gloss_frames(
+    log_probs: FloatArray, cls: int, span: tuple[int, int], slack: int = 0
+) -> npt.NDArray[np.intp]:
+    """Frames of a decoded gloss of class ``cls`` over ``span`` ``[start, end)`` of
+    ``log_probs`` ``(T, C)``: those within ``slack`` frames of the span where ``cls`` is the
+    best class, else the whole span.
+
+    Decoders' spans can be a few frames off (pyctcdecode's word frames), and blank frames in a
+    span carry no sign: the winning frames are the sign's own.
+    """
+    start = max(0, min(span[0], len(log_probs) - 1))
+    end = max(start + 1, min(span[1], len(log_probs)))
+    lo, hi = max(0, start - slack), min(len(log_probs), end + slack)
+    near = np.arange(lo, hi)
+    winning = near[log_probs[lo:hi].argmax(axis=1) == cls]
+    return winning if len(winning) else np.arange(start, end)
+
+
 def gloss_confidence(lp: FloatArray, cls: int, span: tuple[int, int]) -> float:
     """Mean posterior of class ``cls`` of ``lp`` ``(T, C)`` over the frames within
     ``SPAN_SLACK`` of ``span`` ``[start, end)`` where it is the best class; where it wins none
     of them (a gloss the LM chose over the acoustics), over the span itself."""
-    lo, hi = max(0, span[0] - SPAN_SLACK), min(len(lp), span[1] + SPAN_SLACK)
-    window = lp[lo:hi]
-    winning = window[window.argmax(axis=1) == cls, cls]
-    if winning.size:
-        return float(np.exp(winning).mean())
-    start = max(0, min(span[0], len(lp) - 1))
-    return float(np.exp(lp[start : max(start + 1, span[1]), cls]).mean())
+    return float(np.exp(lp[gloss_frames(lp, cls, span, SPAN_SLACK), cls]).mean())
 
 
 def _logsumexp_rows(x: FloatArray) -> FloatArray:

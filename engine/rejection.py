@@ -35,7 +35,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from engine.decoder import DecodeResult
+from engine.decoder import DecodeResult, gloss_frames
 from engine.errors import DecoderError
 from engine.stitching import PosteriorStitcher
 from engine.vocabulary import Vocabulary
@@ -45,20 +45,6 @@ __all__ = ["METADATA_KEY", "RejectionStage", "Rejector", "gloss_frames"]
 METADATA_KEY = "rejection"  # ONNX metadata: Rejector JSON
 
 FloatArray = npt.NDArray[np.floating[Any]]
-
-
-def gloss_frames(log_probs: FloatArray, cls: int, span: tuple[int, int]) -> npt.NDArray[np.intp]:
-    """Frames of a decoded gloss of class ``cls`` over ``span`` ``[start, end)`` of
-    ``log_probs`` ``(T, C)``: those where ``cls`` is the best class, else the whole span.
-
-    Decoders' spans can be a few frames off (pyctcdecode's word frames), and blank frames in a
-    span carry no sign: the winning frames are the sign's own.
-    """
-    start = max(0, min(span[0], len(log_probs) - 1))
-    end = max(start + 1, min(span[1], len(log_probs)))
-    frames = np.arange(start, end)
-    winning = frames[log_probs[start:end].argmax(axis=1) == cls]
-    return winning if len(winning) else frames
 
 
 @dataclass(frozen=True)
