@@ -17,13 +17,17 @@ from tests.test_importers import flat_frames, split
 from training.data.grammar import GrammarError, load_grammar
 from training.data.people import (
     ASL_COFFEE_FOLDS,
+    DISTRACT,
     FOLDS,
     MIN_GROUPS,
+    UNSEEN,
     assign_folds,
+    build_distract,
     build_people,
     build_unknown,
     crowd_gloss,
     people_vocabulary,
+    unknown_half,
 )
 from training.importers.npz_sets import import_npz
 
@@ -135,9 +139,10 @@ def fake_shared(tmp_path: Path) -> Path:
         signer=np.array(["dmohazab", "Alex", "Alex", "Alex"]),
     )  # fmt: skip
     glosses, signers = [], []
-    for k in range(10):  # hello and thank-you by ten people, zebra (unknown) by three
-        for g in ("hello", "thank-you", "-" if k % 2 else "idle", "zebra", "a"):
-            if g != "zebra" or k < 3:
+    # hello and thank-you by ten people, zebra and yak (unknown) by three
+    for k in range(10):
+        for g in ("hello", "thank-you", "-" if k % 2 else "idle", "zebra", "yak", "a"):
+            if g not in ("zebra", "yak") or k < 3:
                 glosses.append(g)
                 signers.append(f"p{k}")
     ragged_npz(
@@ -165,15 +170,21 @@ def test_people_and_unknown_datasets(fake_shared: Path, tmp_path: Path) -> None:
     assert again.imported == 0 and len(Dataset(tmp_path / "people")) == len(ds)
     build_unknown(fake_shared, tmp_path / "unknown")
     unknown = Dataset(tmp_path / "unknown").infos
-    assert {i.gloss for i in unknown} == {"zebra"} and len(unknown) == 3
+    assert {i.gloss for i in unknown} == {"zebra", "yak"} and len(unknown) == 6
+    # one half of the unknown signs trains as distractors, the other is never trained on
+    assert (unknown_half("yak"), unknown_half("zebra")) == (DISTRACT, UNSEEN)
+    build_distract(fake_shared, tmp_path / "distract")
+    distract = Dataset(tmp_path / "distract").infos
+    assert {i.gloss for i in distract} == {"yak"} and len(distract) == 3
+    assert {i.extra["fold"] for i in distract} == {i.extra["fold"] for i in unknown}
     # as distractors, a fold's unknown signs stay out of the training that holds it out
     from training.data.sentences import _distractors
 
-    held = next(i for i in unknown)
+    held = next(i for i in distract)
     fold = int(held.extra["fold"])
-    kept = list(_distractors(Dataset(tmp_path / "unknown"), set(), fold))
-    assert len(kept) == sum(i.extra["fold"] != str(fold) for i in unknown) < len(unknown)
-    assert len(list(_distractors(Dataset(tmp_path / "unknown"), {held.signer}, -1))) < 3
+    kept = list(_distractors(Dataset(tmp_path / "distract"), set(), fold))
+    assert len(kept) == sum(i.extra["fold"] != str(fold) for i in distract) < len(distract)
+    assert len(list(_distractors(Dataset(tmp_path / "distract"), {held.signer}, -1))) < 3
 
 
 # ---------------------------------------------------------------------- grammar includes
@@ -237,8 +248,12 @@ def test_fold_split_and_per_person_evaluation(tmp_path: Path, tiny_data: Path) -
         s.replace(extra={"fold": str(folds[s.signer]), "dataset": "tiny"}) for s in source
     )
     unknown = Dataset.create(tmp_path / "data" / "crowd-unknown")
-    strange = [_sign("-", 50 + k, "s3") for k in range(3)]
-    unknown.append(s.replace(glosses=("zebra",), extra={"fold": "2"}) for s in strange)
+    strange = [_sign("-", 50 + k, "s3") for k in range(5)]
+    # yak is of the half trained on as distractors: not counted as a sign never seen
+    unknown.append(
+        s.replace(glosses=("zebra" if k < 3 else "yak",), extra={"fold": "2"})
+        for k, s in enumerate(strange)
+    )
     run = train(
         tiny_config(
             tiny_data, "folds", "mobilenet1d", f'data.dataset="{tmp_path / "data" / "people"}"',

@@ -177,8 +177,11 @@ def _header(s: dict[str, Any]) -> list[str]:
         "gloss of the whole vocabulary or nothing (a rest clip is right when it gives nothing); "
         "WER is beam search with the LM on 20 sentences synthesised from that person's own clips "
         "(grammar sentences they can sign, and random orders of their words); unknown signs are "
-        "their clips of crowd signs below the threshold, of which any gloss given is a false "
-        "accept. 'rejection': with the model's rejection of unknown signs (engine/rejection.py).",
+        "their clips of crowd signs below the threshold in the half no model trains on (the "
+        "other half, by a hash of the gloss, is training distractors: "
+        "training.data.people.unknown_half), of which any gloss given is a false accept: signs "
+        "nobody in the training data made. 'rejection': with the model's rejection of unknown "
+        "signs (engine/rejection.py).",
         "",
     ]
 

@@ -16,10 +16,13 @@ recordings). The decisions made here, and repeated in the model card:
   in the crowd (folders ``A``/``a``, ``I``/``i``): the crowd's are dropped, asl-coffee's kept.
 * **Rest**: the crowd's idle recordings (``idle``, ``none``, ``nothing``, ...) join asl-coffee's
   ``-``: not signing, the blank of CTC.
-* **Unknown signs**: crowd words below the threshold and the letters are a test set of signs the
-  model must not know (:func:`build_unknown`), except those that mean a vocabulary word or
-  contain one (``my-name-is``, ``good-morning``, Spanish ``hola``): the model may rightly say
-  something for them.
+* **Unknown signs**: crowd words below the threshold and the letters are signs the model must
+  not know, except those that mean a vocabulary word or contain one (``my-name-is``,
+  ``good-morning``, Spanish ``hola``): the model may rightly say something for them. They are
+  split in two by a hash of the gloss (:func:`unknown_half`): one half trains as distractors,
+  labelled rest (:func:`build_distract`, ``data/crowd-distract``); the other is never trained
+  on, and false accepts are counted on it alone, signs no training saw
+  (:func:`build_unknown` holds both halves, ``data/crowd-unknown``).
 * **Folds**: every person's clips are in one of :data:`FOLDS` folds (``extra["fold"]``):
   asl-coffee's signers in folds 0, 1 and 2 (so five trainings are also asl-coffee's
   leave-one-signer-out), the crowd's groups dealt round-robin in a fixed hashed order.
@@ -44,15 +47,19 @@ from training.importers.npz_sets import import_npz
 __all__ = [
     "ASL_COFFEE_FOLDS",
     "CROWD_NPZ",
+    "DISTRACT",
     "FOLDS",
     "MIN_GROUPS",
+    "UNSEEN",
     "PeopleVocabulary",
+    "build_distract",
     "build_people",
     "build_unknown",
     "crowd_gloss",
     "ensure_people",
     "fold_signers",
     "people_vocabulary",
+    "unknown_half",
 ]
 
 CROWD_NPZ = Path("crowd") / "crowd.npz"  # under the shared data root
@@ -93,6 +100,18 @@ def _is_phrase_of(gloss: str, words: Iterable[str]) -> bool:
     """Whether ``gloss`` is several signs, one of them in ``words`` (``my-name-is``)."""
     known = set(words)
     return "-" in gloss and gloss not in ONE_SIGN and any(t in known for t in gloss.split("-"))
+
+
+# the halves of the unknown signs (:func:`unknown_half`)
+DISTRACT = "distract"  # trained on as distractors (rest)
+UNSEEN = "unseen"  # never trained on: where false accepts are counted
+
+
+def unknown_half(gloss: str) -> str:
+    """:data:`DISTRACT` or :data:`UNSEEN`: an unknown sign's half, by the parity of its gloss's
+    sha1 (stable across machines and runs, unrelated to the sign). On the crowd file of
+    2026-12: 121 glosses (4704 clips) to distract, 100 (4019 clips) unseen."""
+    return DISTRACT if int(hashlib.sha1(gloss.encode()).hexdigest(), 16) % 2 == 0 else UNSEEN
 
 
 def _is_letter(gloss: str) -> bool:
@@ -186,18 +205,35 @@ def build_unknown(root: Path, target: Path) -> tuple[PeopleVocabulary, ImportRep
     return _build(root, target, ("unknown",), with_asl_coffee=False)
 
 
+def build_distract(root: Path, target: Path) -> tuple[PeopleVocabulary, ImportReport]:
+    """The :data:`DISTRACT` half of the unknown signs: training distractors (``data.distractors``
+    in ``training/configs/people.toml``), each clip with its person's fold so that a training
+    leaves its held-out people's out."""
+    return _build(root, target, ("unknown",), with_asl_coffee=False, half=DISTRACT)
+
+
 def _build(
-    root: Path, target: Path, roles: tuple[str, ...], with_asl_coffee: bool
+    root: Path,
+    target: Path,
+    roles: tuple[str, ...],
+    with_asl_coffee: bool,
+    half: str | None = None,
 ) -> tuple[PeopleVocabulary, ImportReport]:
-    """The clips of the crowd whose gloss has one of ``roles`` (and asl-coffee's words and
-    rest), relabelled, into ``target``, unless a complete import is there."""
+    """The clips of the crowd whose gloss has one of ``roles`` (and, with ``half``, is in that
+    half of :func:`unknown_half`; and asl-coffee's words and rest), relabelled, into
+    ``target``, unless a complete import is there."""
     crowd_glosses, crowd_signers = _crowd_labels(root)
     vocab = people_vocabulary(crowd_glosses, crowd_signers)
     folds = assign_folds(crowd_signers)
     if not _incomplete(target):
         return vocab, ImportReport()
     ds = Dataset.open_or_create(target)
-    crowd = {g: crowd_gloss(g) for g in set(crowd_glosses) if vocab.role(crowd_gloss(g)) in roles}
+    crowd = {
+        g: crowd_gloss(g)
+        for g in set(crowd_glosses)
+        if vocab.role(crowd_gloss(g)) in roles
+        and (half is None or unknown_half(crowd_gloss(g)) == half)
+    }
     items = _labelled(import_npz(root / CROWD_NPZ, include_glosses=crowd), "crowd", crowd, folds)
     if with_asl_coffee:
         coffee = {g: g for g in (*ASL_COFFEE_WORDS, IDLE)}
@@ -233,7 +269,8 @@ def unknown_sequences(dataset: Dataset, signers: Iterable[str]) -> list[Landmark
 
 
 def ensure_people(root: Path | None = None, data_dir: Path | None = None) -> PeopleVocabulary:
-    """``data/people`` and ``data/crowd-unknown`` imported from the shared data (once)."""
+    """``data/people``, ``data/crowd-unknown`` and ``data/crowd-distract`` imported from the
+    shared data (once)."""
     from engine.data_root import data_root
     from training.data.registry import DATA_DIR
 
@@ -245,4 +282,5 @@ def ensure_people(root: Path | None = None, data_dir: Path | None = None) -> Peo
             )
     vocab, _ = build_people(shared, folder / "people")
     build_unknown(shared, folder / "crowd-unknown")
+    build_distract(shared, folder / "crowd-distract")
     return vocab
