@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from training.checkpoint import Checkpoint
@@ -468,6 +469,11 @@ def _wlasl(w: dict[str, Any]) -> list[str]:
     ]
 
 
+def _folder_names(paths: Sequence[str]) -> str:
+    """``data/crowd-distract`` -> ```crowd-distract```, joined; "none" for no paths."""
+    return ", ".join(f"`{p.rstrip('/').rsplit('/', 1)[-1]}`" for p in paths) or "none"
+
+
 def model_card(s: dict[str, Any], ck: Checkpoint) -> str:
     name = s["default_model"]
     rejection = bool(s.get("default_model_rejection", True))
@@ -509,7 +515,10 @@ def model_card(s: dict[str, Any], ck: Checkpoint) -> str:
             + (
                 "a gloss far from every sign seen in training is dropped."
                 if rejection
-                else "training attaches other vocabularies' signs to sentences unlabelled."
+                else "training attaches signs it must not know to sentences, labelled rest "
+                f"({_folder_names(ck.config.data.distractors)}"
+                "; the crowd's are half of its signs below the vocabulary threshold, and false "
+                "accepts are counted on the other half)."
             ),
             "- Sign previews (`people-student.previews.npz`, Help > Vocabulary and the "
             "recording dialogs): per gloss, a clip of each of two or three people of the people "
