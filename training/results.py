@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from training.checkpoint import Checkpoint
@@ -469,14 +469,16 @@ def _wlasl(w: dict[str, Any]) -> list[str]:
     ]
 
 
-def _folder_names(paths: Sequence[str]) -> str:
-    """``data/crowd-distract`` -> ```crowd-distract```, joined; "none" for no paths."""
-    return ", ".join(f"`{p.rstrip('/').rsplit('/', 1)[-1]}`" for p in paths) or "none"
-
-
 def model_card(s: dict[str, Any], ck: Checkpoint) -> str:
     name = s["default_model"]
     rejection = bool(s.get("default_model_rejection", True))
+    distractors = [Path(d).name for d in ck.config.data.distractors]
+    crowd_half = (
+        "; the crowd's are half of its signs below the vocabulary threshold, and false accepts "
+        "are counted on the other half"
+        if "crowd-distract" in distractors
+        else ""
+    )
     r = s["rows"][name]
     h = heldout_summary(r["eval"], rejection)
     c = _shipped(s)
@@ -516,9 +518,7 @@ def model_card(s: dict[str, Any], ck: Checkpoint) -> str:
                 "a gloss far from every sign seen in training is dropped."
                 if rejection
                 else "training attaches signs it must not know to sentences, labelled rest "
-                f"({_folder_names(ck.config.data.distractors)}"
-                "; the crowd's are half of its signs below the vocabulary threshold, and false "
-                "accepts are counted on the other half)."
+                f"({', '.join(f'`{d}`' for d in distractors) or 'none'}{crowd_half})."
             ),
             "- Sign previews (`people-student.previews.npz`, Help > Vocabulary and the "
             "recording dialogs): per gloss, a clip of each of two or three people of the people "
