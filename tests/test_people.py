@@ -425,6 +425,11 @@ def test_crossval_trains_teacher_and_distilled_on_their_folds_only(
         ("student", 2),
     ]
     assert trained[2][2] == (str(tmp_path / "teacher-fold0" / "best.pt"),)
+    jobs = crossval.fold_jobs(tmp_path, tmp_path / "lm.arpa", 0.5, (0, 1), distill_folds=(0,))
+    assert {j.key: j.after for j in jobs} == {
+        "teacher-fold0": (), "student-fold0": (),
+        "distilled-fold0": ("teacher-fold0", "student-fold0"), "student-fold1": (),
+    }  # fmt: skip
     assert epochs == {"teacher-fold0": 20, "student-fold0": 40, "distilled-fold0": 20,
                       "student-fold1": 40, "student-fold2": 40}  # fmt: skip
     assert cv["kind_folds"] == {"teacher": [0], "student": [0, 1, 2], "distilled": [0]}

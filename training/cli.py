@@ -233,7 +233,9 @@ def _crossval(args: argparse.Namespace, overrides: list[str]) -> int:
     if not Path(lm).exists():
         grammar = load_config(CONFIG, overrides).data.grammar
         build_lm(sentences_from_grammar(grammar, 20_000, seed=0), lm, LMConfig(order=3))
-    summary = cross_validate(args.out, Path(lm), args.alpha, args.folds, args.kinds, overrides)
+    summary = cross_validate(
+        args.out, Path(lm), args.alpha, args.folds, args.kinds, overrides, workers=args.workers
+    )
     short = {k: {v: {m: x for m, x in c.items() if m != "per_gloss"} for v, c in kind.items()}
              for k, kind in summary["kinds"].items()}  # fmt: skip
     print(json.dumps(short, indent=1))
@@ -290,6 +292,10 @@ def _add_crossval(tsub: Any) -> None:
     p.add_argument("--alpha", type=float, default=0.5, help="LM weight of the evaluation")
     p.add_argument("--out", type=Path, default=Path("runs/crossval"))
     p.add_argument("--data-root", default=None, help="the shared data (default $SIGNSTREAM_DATA)")
+    p.add_argument(
+        "--workers", type=int, default=1,
+        help="runs trained side by side, one CPU thread each when more than one (default 1)",
+    )  # fmt: skip
     p.set_defaults(func=_crossval)
 
 

@@ -6,7 +6,8 @@ distilled from that teacher (none of them saw fold ``k``'s people), the rejectio
 signs fitted to each student, and each evaluated person by person. A CPU budget may train the
 teacher and the distilled student on fewer folds than the baseline (``distill_folds``) and for
 fewer epochs (``distill_overrides``): kinds are then compared on the folds they share.
-Resumable: a fold's finished runs and evaluations are kept and not redone.
+Resumable: a fold's finished runs and evaluations are kept and not redone. The runs are jobs
+(:mod:`training.jobs`): on a small CPU two of them train side by side in one-thread processes.
 """
 
 from __future__ import annotations
@@ -20,8 +21,16 @@ from typing import Any
 from engine.atomic import atomic_write_text
 from training.config import TrainConfig, load_config
 from training.data.people import FOLDS
+from training.jobs import Job, run_jobs
 
-__all__ = ["KINDS", "VARIANT_NAMES", "cross_validate", "fold_config"]
+__all__ = [
+    "KINDS",
+    "VARIANT_NAMES",
+    "cross_validate",
+    "fold_config",
+    "fold_jobs",
+    "summarise_folds",
+]
 
 CONFIG = Path(__file__).resolve().parent / "configs" / "people.toml"
 # what each kind of model changes in people.toml (teacher: the FeatureI3D family at its own rate;
@@ -85,7 +94,14 @@ def _evaluated(
     return result
 
 
-def cross_validate(
+def _fold_run(
+    config: TrainConfig, fold: int, lm: Path, alpha: float, log: Callable[[str], None]
+) -> dict[str, Any]:
+    """Train one kind of model for one fold and evaluate it on the fold's people (a job)."""
+    return _evaluated(_train(config, log), fold, lm, alpha, config.data.grammar, log)
+
+
+def fold_jobs(
     out: Path,
     lm: Path,
     alpha: float,
@@ -95,24 +111,19 @@ def cross_validate(
     log: Callable[[str], None] = print,
     distill_folds: Sequence[int] | None = None,
     distill_overrides: Sequence[str] = (),
-) -> dict[str, Any]:
-    """Train and evaluate ``kinds`` on each fold (the teacher and the distilled student only on
-    ``distill_folds`` when given, with ``distill_overrides`` after ``overrides``); returns per
-    kind the pooled summaries with and without rejection
-    (:func:`training.heldout_people.summarise_people`) over its folds (``kinds``), the same
-    over the folds every kind has (``shared``: what kinds are compared on), and each fold's
-    evaluation (``per_fold``, in the order of ``kind_folds``)."""
-    from training.heldout_people import summarise_people
-
-    t0 = time.perf_counter()
-    results: dict[str, list[dict[str, Any]]] = {k: [] for k in kinds}
-    kind_folds: dict[str, list[int]] = {k: [] for k in kinds}
+) -> list[Job]:
+    """The cross-validation's runs as jobs (:mod:`training.jobs`), fold by fold, each named
+    ``"{kind}-fold{k}"``: train ``kinds`` on each fold (the teacher and the distilled student only
+    on ``distill_folds`` when given, with ``distill_overrides`` after ``overrides``) and evaluate
+    it on the fold's people; a distilled student after its fold's teacher and student."""
+    jobs: list[Job] = []
     for fold in folds:
         ckpts: dict[str, Path] = {}
         for kind in kinds:
             if kind in DISTILL_KINDS and distill_folds is not None and fold not in distill_folds:
                 continue
             extra: tuple[str, ...] = ()
+            after: tuple[str, ...] = ()
             if kind == "distilled":
                 if "teacher" not in ckpts or "student" not in ckpts:
                     raise ValueError("distilled needs the teacher and the student of its fold")
@@ -120,11 +131,31 @@ def cross_validate(
                     f'distill.teachers=["{ckpts["teacher"]}"]',
                     f'distill.student_init="{ckpts["student"]}"',
                 )
+                after = (f"teacher-fold{fold}", f"student-fold{fold}")
             own = distill_overrides if kind in DISTILL_KINDS else ()
             config = fold_config(kind, fold, out, [*overrides, *own], *extra)
-            ckpts[kind] = _train(config, log)
-            results[kind].append(_evaluated(ckpts[kind], fold, lm, alpha, config.data.grammar, log))
-            kind_folds[kind].append(fold)
+            ckpts[kind] = config.run_dir / "best.pt"
+            jobs.append(Job(f"{kind}-fold{fold}", _fold_run, (config, fold, lm, alpha, log), after))
+    return jobs
+
+
+def summarise_folds(
+    out: Path, folds: Sequence[int], jobs: Sequence[Job], done: dict[str, Any], minutes: float
+) -> dict[str, Any]:
+    """The cross-validation's summary from its jobs' evaluations (``done``, by job name): per
+    kind the pooled summaries with and without rejection
+    (:func:`training.heldout_people.summarise_people`) over its folds (``kinds``), the same
+    over the folds every kind has (``shared``: what kinds are compared on), and each fold's
+    evaluation (``per_fold``, in the order of ``kind_folds``); written to ``crossval.json``."""
+    from training.heldout_people import summarise_people
+
+    kinds = list(dict.fromkeys(j.key.split("-fold")[0] for j in jobs))
+    results: dict[str, list[dict[str, Any]]] = {k: [] for k in kinds}
+    kind_folds: dict[str, list[int]] = {k: [] for k in kinds}
+    for j in jobs:
+        kind, fold = j.key.split("-fold")
+        results[kind].append(done[j.key])
+        kind_folds[kind].append(int(fold))
     shared = [f for f in folds if all(f in kind_folds[k] for k in kinds)]
 
     def pooled(kind: str, only: Sequence[int] | None = None) -> dict[str, Any]:
@@ -139,7 +170,27 @@ def cross_validate(
         "kinds": {k: pooled(k) for k in kinds if results[k]},
         "shared": {k: pooled(k, shared) for k in kinds} if shared else {},
         "per_fold": results,
-        "minutes": (time.perf_counter() - t0) / 60,
+        "minutes": minutes,
     }
     atomic_write_text(out / "crossval.json", json.dumps(summary, indent=1))
     return summary
+
+
+def cross_validate(
+    out: Path,
+    lm: Path,
+    alpha: float,
+    folds: Sequence[int] = tuple(range(FOLDS)),
+    kinds: Sequence[str] = ("teacher", "student", "distilled"),
+    overrides: Sequence[str] = (),
+    log: Callable[[str], None] = print,
+    distill_folds: Sequence[int] | None = None,
+    distill_overrides: Sequence[str] = (),
+    workers: int = 1,
+) -> dict[str, Any]:
+    """Train and evaluate ``kinds`` on each fold (:func:`fold_jobs`), ``workers`` runs at a time
+    (one CPU thread each when more than one); returns :func:`summarise_folds`."""
+    t0 = time.perf_counter()
+    jobs = fold_jobs(out, lm, alpha, folds, kinds, overrides, log, distill_folds, distill_overrides)
+    done = run_jobs(jobs, workers, threads=1 if workers > 1 else 0, log=log)
+    return summarise_folds(out, folds, jobs, done, (time.perf_counter() - t0) / 60)

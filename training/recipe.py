@@ -27,6 +27,10 @@ training runs resume from their last checkpoint):
 7. Fit to me's k-shot curve (training/calibration.py): the default model fitted to k takes a
    gloss of each of a few people it never saw, as the app does, and their other clips decided.
 
+The trainings and evaluations of steps 3, 4 and 6 are jobs (training/jobs.py), run as soon as
+what they need is done, ``workers`` at a time (the CPU preset: two one-thread processes); the
+CPU timings of steps 4 and 7 run after them, with nothing else running.
+
 Every number of docs/RESULTS.md comes from this run.
 """
 
@@ -48,6 +52,7 @@ from engine.model_index import read_index, remove_entry, write_entry
 from training.checkpoint import Checkpoint, load_checkpoint
 from training.config import DataConfig, TrainConfig, load_config
 from training.evaluate import heldout_summary
+from training.jobs import Job, run_jobs
 
 __all__ = ["RECIPE_PRESETS", "RecipePreset", "run_recipe"]
 
@@ -73,6 +78,8 @@ class RecipePreset:
     # Fit to me's k-shot curve: this many held-out people of the shipped model (report share)
     calibration_people: int = 6
     calibration_ks: tuple[int, ...] = (1, 3, 5)
+    # trainings side by side (training/jobs.py), each with ``threads`` CPU threads
+    workers: int = 1
 
 
 RECIPE_PRESETS = {
@@ -88,20 +95,25 @@ RECIPE_PRESETS = {
         model_size="small",
         epochs=40,
         train_sentences=1500,
-        threads=0,
+        threads=1,
         folds=(0, 1, 2),
         distill_folds=(0,),
         distill_epochs=20,
+        # two one-thread runs side by side: on 2 cores the cross-validation's 118 training
+        # minutes took about 85 minutes of wall time that way (one two-thread run at a time
+        # gains next to nothing from its second thread on these small models)
+        workers=2,
     ),
     # a check of the whole recipe in minutes (numbers meaningless)
     "smoke": RecipePreset(
         model_size="tiny",
         epochs=1,
         train_sentences=64,
-        threads=0,
+        threads=1,
         folds=(0,),
         calibration_people=1,
         calibration_ks=(1,),
+        workers=2,  # the CPU preset's jobs side by side
     ),
     # the full-size runs, for the GPU machine: every fold
     "gpu": RecipePreset(
@@ -193,9 +205,9 @@ def weights_fingerprint(path: Path) -> str:
     return h.hexdigest()
 
 
-def _row(name: str, ck_path: Path, lm: Path, work: Path) -> dict[str, Any]:
-    """Rejection fit, held-out evaluation, ONNX FP32 + INT8 export, sizes and CPU timing of
-    one model."""
+def _row_files(name: str, ck_path: Path, lm: Path, work: Path) -> None:
+    """Rejection fit, held-out evaluation, ONNX FP32 + INT8 export and the INT8 evaluation of
+    one model, each cached (a job: the untimed part of :func:`_row`)."""
     from engine.model import read_model_info
     from training.export import export_onnx, quantize_int8
     from training.generalise import ensure_rejection
@@ -205,8 +217,7 @@ def _row(name: str, ck_path: Path, lm: Path, work: Path) -> dict[str, Any]:
     except ValueError as e:  # e.g. a smoke run's one-epoch model recognises next to nothing
         _log(f"{name}: no rejection of unknown signs ({e})")
     ck = load_checkpoint(ck_path)
-    onnx_path = work / "onnx" / f"{name}.onnx"
-    int8_path = work / "onnx" / f"{name}.int8.onnx"
+    onnx_path, int8_path = _onnx_paths(name, work)
     metrics = _evaluate(ck_path, lm, work / "eval" / f"{name}.json")
     source = onnx_path.with_suffix(".source")  # the checkpoint's fingerprint it was made from
     ck_source = fingerprint(ck_path)
@@ -217,6 +228,21 @@ def _row(name: str, ck_path: Path, lm: Path, work: Path) -> dict[str, Any]:
         int8_path.unlink(missing_ok=True)
     if not int8_path.exists():
         quantize_int8(onnx_path, int8_path, "dynamic")
+    # an ONNX file carries no data config: the checkpoint's (its people, its held-out fold)
+    _evaluate(int8_path, lm, work / "eval" / f"{name}.int8.json", data=ck.config.data)
+
+
+def _onnx_paths(name: str, work: Path) -> tuple[Path, Path]:
+    """A row's ONNX files, FP32 and INT8."""
+    return work / "onnx" / f"{name}.onnx", work / "onnx" / f"{name}.int8.onnx"
+
+
+def _row(name: str, ck_path: Path, lm: Path, work: Path) -> dict[str, Any]:
+    """One model's row: its files (:func:`_row_files`, cached), sizes and CPU timing (timed with
+    nothing else running)."""
+    _row_files(name, ck_path, lm, work)
+    ck = load_checkpoint(ck_path)
+    onnx_path, int8_path = _onnx_paths(name, work)
     return {
         "train_minutes": sum(h["seconds"] for h in ck.history) / 60,
         "family": ck.spec.family,
@@ -226,8 +252,7 @@ def _row(name: str, ck_path: Path, lm: Path, work: Path) -> dict[str, Any]:
         "int8_mb": int8_path.stat().st_size / 1e6,
         "cpu_ms": cpu_ms_per_window(onnx_path, ck.spec.in_dim),
         "cpu_ms_int8": cpu_ms_per_window(int8_path, ck.spec.in_dim),
-        "eval": metrics,
-        # an ONNX file carries no data config: the checkpoint's (its people, its held-out fold)
+        "eval": _evaluate(ck_path, lm, work / "eval" / f"{name}.json"),
         "eval_int8": _evaluate(
             int8_path, lm, work / "eval" / f"{name}.int8.json", data=ck.config.data
         ),
@@ -242,7 +267,7 @@ def run_recipe(
     results: str | Path = REPO / "docs" / "RESULTS.md",
 ) -> dict[str, Any]:
     """Run every step (see the module docstring); returns the collected numbers."""
-    from training.crossval import cross_validate
+    from training.crossval import fold_jobs, summarise_folds
     from training.data.people import ensure_people
     from training.data.registry import ensure_datasets
     from training.generalise import sign_forms
@@ -257,20 +282,36 @@ def run_recipe(
     vocab = ensure_people(root)
     people = load_config(CONFIGS / "people.toml", _preset_overrides(preset))
     lm = _gloss_lm(people, work)  # 2. LM
-    cv = cross_validate(  # 3. models, person by person
+    # 3. models, person by person, and the trainings of steps 3 and 6 that need none of them:
+    # jobs, ``preset.workers`` at a time
+    t_cv = time.perf_counter()
+    cv_jobs = fold_jobs(
         work / "people", lm, LM_ALPHA, preset.folds, overrides=_preset_overrides(preset),
         log=_log, distill_folds=preset.distill_folds, distill_overrides=_distill_overrides(preset),
     )  # fmt: skip
-    peer_row = _peer(load_config(CONFIGS / "student.toml"), work)
-    fold0 = {k: work / "people" / f"{k}-fold0" / "best.pt" for k in cv["kinds"]}
+    fold0 = {j.key.split("-fold")[0]: work / "people" / j.key / "best.pt"
+             for j in cv_jobs if j.key.endswith("-fold0")}  # fmt: skip
+    peer_base = load_config(CONFIGS / "student.toml")
+    side_jobs = [  # 4.'s untimed part (evaluations, exports) and 6., as soon as they can
+        *(
+            Job(f"row-{k}", _row_files, (ROW_NAMES[k], ck, lm, work), (f"{k}-fold0",))
+            for k, ck in fold0.items()
+        ),
+        Job("boston", _boston, (root, work / "boston", preset_name)),
+        Job("wlasl", _wlasl, (root, work / "wlasl", preset_name)),
+        Job("peer", _train_peer, (peer_base.data, work / "peer")),
+    ]
+    done = run_jobs([*cv_jobs, *side_jobs], preset.workers, preset.threads, _log)
+    cv = summarise_folds(
+        work / "people", preset.folds, cv_jobs, done, (time.perf_counter() - t_cv) / 60
+    )
+    # timed rows after the jobs, with nothing else running
+    peer_row = _peer(peer_base, work)
     rows = {ROW_NAMES[k]: _row(ROW_NAMES[k], ck, lm, work) for k, ck in fold0.items()}  # 4.
     best, best_rejection = choose(cv)  # 5. the default model
     models = Path(models_dir)
     best_ck = _ship(fold0[best], best_rejection, rows[ROW_NAMES[best]]["eval"], lm, models)
-    boston, wlasl = (  # 6. BOSTON-104 and WLASL-50
-        _boston(root, work / "boston", preset_name),
-        _wlasl(root, work / "wlasl", preset_name),
-    )
+    boston, wlasl = done["boston"], done["wlasl"]  # 6. BOSTON-104 and WLASL-50
     calibration = _calibration(models / f"{DEFAULT_MODEL_NAME}.onnx", preset, work)  # 7.
     summary = {
         "preset": preset_name,
@@ -316,15 +357,19 @@ def _gloss_lm(base: TrainConfig, work: Path) -> Path:
     return lm
 
 
-def _peer(base: TrainConfig, work: Path) -> dict[str, Any]:
-    """The tutorial LSTM peer's row (trained once)."""
+def _train_peer(data: DataConfig, out: Path) -> None:
+    """Train the tutorial LSTM peer into ``out`` (once)."""
     from training.benchmarks.peer import train_peer
 
-    peer_json = work / "peer" / "peer.json"
-    if not peer_json.exists():
+    if not (out / "peer.json").exists():
         _log("train the tutorial LSTM peer")
-        train_peer(base.data, work / "peer")
-    peer = json.loads(peer_json.read_text())
+        train_peer(data, out)
+
+
+def _peer(base: TrainConfig, work: Path) -> dict[str, Any]:
+    """The tutorial LSTM peer's row (trained once)."""
+    _train_peer(base.data, work / "peer")
+    peer = json.loads((work / "peer" / "peer.json").read_text())
     return {
         "parameters": peer["parameters"],
         "onnx_mb": Path(peer["onnx"]).stat().st_size / 1e6,

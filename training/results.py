@@ -206,6 +206,10 @@ def _took(s: dict[str, Any]) -> str:
             f" and its cross-validation runs trained {s['train_minutes']:.0f} minutes in all "
             "(runs finished before a start are reused, not redone)"
         )
+    workers = s.get("preset_settings", {}).get("workers", 1)
+    if workers > 1:
+        threads = s["preset_settings"]["threads"]
+        took += f", {workers} at a time, {threads} CPU thread{'s' * (threads != 1)} each"
     return took
 
 
