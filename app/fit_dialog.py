@@ -16,7 +16,6 @@ is said in words and the dialog carries on (a stopped source: after Continue).
 from __future__ import annotations
 
 import getpass
-import json
 import re
 import shutil
 import time
@@ -41,9 +40,7 @@ from PySide6.QtWidgets import (
 from app.recording import IDLE_GLOSS, RecordingStore, TakeRecorder
 from app.sign_preview import SignPreview, model_previews
 from app.teaching import TeachProcess
-from engine.errors import SignStreamError
 from engine.events import FrameEvent
-from engine.model import read_model_info
 from engine.previews import Previews
 
 __all__ = ["DEFAULT_TAKES", "FitDialog", "fitted_model_path", "person_name"]
@@ -59,26 +56,6 @@ def person_name() -> str:
         return getpass.getuser()
     except (KeyError, OSError):  # no login name (some containers)
         return "me"
-
-
-def held_back_note(model: Path) -> str:
-    """What the fit's check on the held-back takes found (``signstream train teach
-    --calibrate`` keeps one take of each gloss out of training), in words; "" if the model
-    says nothing of it."""
-    try:
-        data = json.loads(read_model_info(model).extra.get("training_data", "{}"))
-    except (SignStreamError, ValueError):
-        return ""
-    check = data.get("held_back") if isinstance(data, dict) else None
-    if not isinstance(check, dict):
-        return ""
-    takes, before, after = check.get("takes"), check.get("before"), check.get("after")
-    if not all(isinstance(v, int | float) for v in (takes, before, after)):
-        return ""
-    note = f"On the {takes} takes held back to check: {before:.0%} right before, {after:.0%} now."
-    if check.get("epoch") == 0:
-        note += " Fitting did not do better on them, so the fitted model is the model as it was."
-    return note
 
 
 def _safe(name: str) -> str:
@@ -398,8 +375,7 @@ class FitDialog(QDialog):
         base = self.base_model.name if self.base_model is not None else "the original"
         self.message.setText(
             f"Done: {Path(message).name} is in use (Model menu, Your models). "
-            f"Switch back to {base} there or with the button below. "
-            + held_back_note(Path(message))
+            f"Switch back to {base} there or with the button below."
         )
         self.fitted_from = self.base_model
         self.back_button.setVisible(self.fitted_from is not None)

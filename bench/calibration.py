@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/calibration.py [--model ONNX (default: models/index.json's)]
         [--people N] [--quick] [--split tune|report|all] [--ks 1 3 5] [--epochs N]
-        [--old-fraction F] [--lr LR] [--no-hold-back] [--no-app-run]
+        [--old-fraction F] [--lr LR] [--no-app-run]
 
 People: the people dataset's (``data/people``) that the model did not train on, in a fixed
 hashed order (:func:`training.calibration.heldout_people`); ``--split tune`` takes every other
@@ -77,9 +77,6 @@ def main() -> int:
     ap.add_argument("--epochs", type=int, default=None)
     ap.add_argument("--old-fraction", type=float, default=None)
     ap.add_argument("--lr", type=float, default=None)
-    ap.add_argument(
-        "--no-hold-back", action="store_true", help="train on every take (no check of the fit)"
-    )
     ap.add_argument("--no-app-run", action="store_true")
     args = ap.parse_args()
     model = args.model or default_model()
@@ -92,8 +89,6 @@ def main() -> int:
         config = replace(config, old_fraction=args.old_fraction)
     if args.lr is not None:
         config = replace(config, lr=args.lr)
-    if args.no_hold_back:
-        config = replace(config, hold_back=False)
     curve = k_shot_curve(model, args.split, n, ks, config, log=sys.stderr)
     run = None
     if not args.no_app_run and (mine := [p for p in curve.people if p.dataset == OWN]):
@@ -107,7 +102,6 @@ def main() -> int:
             "old_fraction": config.old_fraction,
             "lr": config.lr,
             "threads": config.threads,
-            "hold_back": config.hold_back,
         },
         "ks": ks,
         "summary": curve.summary,

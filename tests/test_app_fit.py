@@ -111,8 +111,7 @@ def test_fit_to_me_with_a_replayed_person_makes_a_fitted_model_and_switches_back
     labels = [a.text() for a in w.model_menu.actions()]
     assert any(t.startswith("tiny fitted to Kim") for t in labels)
     assert str(base) in w.prefs.recent_models  # the original stays (not shipped here: Recent)
-    # one of each gloss's takes was held back to check the fit, and the dialog says how it went
-    assert f"On the {len(GLOSSES)} takes held back" in dialog.message.text(), dialog.message.text()
+    assert "Done: " in dialog.message.text() and "Switch back to" in dialog.message.text()
     # NOT asserted here: that the person's other clips improve. The session's tiny model is
     # too weak to learn from a few steps (it fits not even its own takes); the improvement on
     # real held-out people is measured by bench/calibration.py. Asserted: they can be decided.

@@ -44,7 +44,7 @@ def test_fit_to_me_improves_real_people_it_never_saw(shared_data: Path, tmp_path
     """The shipped model fitted to 3 takes a gloss of two crowd people of the bench's report
     share (not those the settings were chosen on): their other clips are decided better on
     the whole. Not yet for everyone: one of them may lose points (a person the model already
-    knew well; the held-back takes' check, training/fit_check.py, catches only part of it)."""
+    knew well)."""
     from engine.model_index import default_model
     from training.checkpoint import load_checkpoint
     from training.data.people import ensure_people
@@ -116,13 +116,11 @@ def test_the_curve_and_its_results_section_from_person_rows() -> None:
     assert "| a | crowd | hello, no | 20 | 50.0% | 90.0% |" in text
 
 
-def test_fit_to_me_holds_back_a_take_a_gloss_and_keeps_the_model_a_bad_fit_would_spoil(
-    tiny_data: Path, tiny_onnx: Path, tmp_path: Path
-) -> None:
-    """``hold_back``: one take of each gloss recorded twice or more is not trained on, and the
-    weights kept are those that decide the held-back takes best. A fit that wrecks the model (a
-    learning rate far too high) leaves the model as it was; a sane one keeps an epoch that
-    decides the held-back takes at least as well as before."""
+def test_fit_to_me_trains_on_every_take(tiny_data: Path, tmp_path: Path) -> None:
+    """Fit to me learns from all of the person's takes (holding one a gloss back to choose the
+    epoch cost the people the model knew least more than it saved:
+    docs/experiments/fit-hold-back.md): every take is counted, the weights move, and the
+    checkpoint is the last epoch's."""
     import torch
 
     from training.checkpoint import load_checkpoint
@@ -130,28 +128,14 @@ def test_fit_to_me_holds_back_a_take_a_gloss_and_keeps_the_model_a_bad_fit_would
 
     ds = Dataset(tiny_data / "ds")
     takes = Dataset.create(tmp_path / "takes", "calibration takes")
-    # s3 (the tiny model's held-out signer): 3 takes of each gloss, one of one gloss only
+    # s3 (the tiny model's held-out signer): 3 takes of each gloss
     chosen = [i for i in ds.infos if i.signer == "s3" and i.gloss != "-"]
     glosses = sorted({i.gloss for i in chosen})
     picked = [i for g in glosses for i in [j for j in chosen if j.gloss == g][:3]]
-    picked = [i for i in picked if not (i.gloss == glosses[0] and i is not picked[0])]
     takes.append([replace(ds[i.index], signer="user:me") for i in picked])
     init = load_checkpoint(tiny_data / "runs" / "onnx" / "best.pt")
-    base = replace(CALIBRATION, epochs=2, user_sentences=8, batch_size=8, old_fraction=0.0)
-    assert CALIBRATION.hold_back
-
-    wrecked, data, _, check = fine_tuned(
-        tmp_path / "takes", init, replace(base, lr=50.0), lambda e: None, "wrecked"
-    )
-    # every gloss but the one recorded once gives a take to the check; none of them trains
-    assert check is not None and check.takes == len(glosses) - 1 == len(data.held_back)
-    assert sum(data.counts.values()) == len(picked) - check.takes
-    assert check.epoch == 0 and check.after == check.before, check  # nothing beat it ...
-    assert all(torch.equal(v, init.state[k]) for k, v in wrecked.state.items())  # ... so it is
-
-    _, _, _, sane = fine_tuned(tmp_path / "takes", init, base, lambda e: None, "sane")
-    assert sane is not None and sane.after >= sane.before and 0 <= sane.epoch <= base.epochs
-    off, _, _, none = fine_tuned(
-        tmp_path / "takes", init, replace(base, hold_back=False), lambda e: None, "all"
-    )
-    assert none is None and off.epoch == init.epoch + base.epochs
+    config = replace(CALIBRATION, epochs=2, user_sentences=8, batch_size=8, old_fraction=0.0)
+    fitted, data, fit = fine_tuned(tmp_path / "takes", init, config, lambda e: None, "mine")
+    assert sum(data.counts.values()) == len(picked) == 3 * len(glosses)
+    assert fitted.epoch == init.epoch + config.epochs and 0.0 <= fit <= 1.0
+    assert any(not torch.equal(v, init.state[k]) for k, v in fitted.state.items())

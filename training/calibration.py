@@ -39,7 +39,6 @@ from training.data.grammar import load_grammar
 from training.data.people import IDLE
 from training.data.registry import DATA_DIR, NOTHING
 from training.evaluate import load_for_eval
-from training.fit_check import Check
 from training.generalise import decide_clips
 from training.heldout_people import _person_wers
 from training.teach import CALIBRATION, TeachConfig, fine_tuned
@@ -151,20 +150,20 @@ def top1(model: Any, dataset: Dataset, infos: Sequence[SampleInfo]) -> float:
 
 def fit_person(
     init: Path, dataset: Dataset, takes: Sequence[SampleInfo], out: Path, config: TeachConfig
-) -> tuple[Path, float, Check | None]:
+) -> tuple[Path, float]:
     """``init`` fine-tuned on ``takes`` (written as the app's recordings are): the new
-    checkpoint ``out``, the fine-tune's wall time in seconds (data, training, fit check;
-    without the ONNX export, which the app's run adds) and the held-back takes' check."""
+    checkpoint ``out`` and the fine-tune's wall time in seconds (data and training; without
+    the ONNX export, which the app's run adds)."""
     with tempfile.TemporaryDirectory() as tmp:
         recordings = Dataset.create(Path(tmp) / "takes", "calibration takes")
         recordings.append([replace(dataset[i.index], signer="user:me") for i in takes])
         t0 = time.perf_counter()
-        new_ck, _, _, check = fine_tuned(
+        new_ck, _, _ = fine_tuned(
             Path(tmp) / "takes", load_checkpoint(init), config, lambda event: None, out.stem
         )
         seconds = time.perf_counter() - t0
     save_checkpoint(out, new_ck)
-    return out, seconds, check
+    return out, seconds
 
 
 def _wer(model: Path, dataset: Dataset, infos: Sequence[SampleInfo], lm: Path | None,
@@ -202,7 +201,7 @@ def person_curve(
     }  # fmt: skip
     forgetting_k = max([k for k in ks if k <= DEFAULT_K] or [min(ks)])
     for k in ks:
-        fitted, seconds, check = fit_person(
+        fitted, seconds = fit_person(
             init, dataset, split.takes[k], work / f"{seed}-k{k}.pt", config
         )
         row[f"k{k}"] = {
@@ -210,7 +209,6 @@ def person_curve(
             "wer": _wer(fitted, dataset, split.evaluated, lm, alpha, grammar, seed),
             "takes": len(split.takes[k]),
             "fine_tune_s": round(seconds, 1),
-            "held_back": None if check is None else check.to_dict(),
         }
         if k == forgetting_k and others:
             # each other person's own evaluated clips: their "before" is their own row's
@@ -252,8 +250,6 @@ def summarise_curve(rows: Sequence[dict[str, Any]], ks: Sequence[int]) -> dict[s
             "top1_gain_mean": float((after - before).mean()),
             "wer_mean": float(np.mean(wers)) if wers else None,
             "fine_tune_s_mean": float(np.mean([r[f"k{k}"]["fine_tune_s"] for r in rows])),
-            # people whose held-back takes kept the model as it was (TeachConfig.hold_back)
-            "kept_before": sum((r[f"k{k}"].get("held_back") or {}).get("epoch") == 0 for r in rows),
         }
     wers_before = [r["before"]["wer"] for r in rows if r["before"]["wer"] is not None]
     out["before"]["wer_mean"] = float(np.mean(wers_before)) if wers_before else None

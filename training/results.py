@@ -69,14 +69,8 @@ def _calibration(c: dict[str, Any], model: str) -> list[str]:
         f"app's Model > Fit to me does ({t['epochs']} epochs, "
         f"{t['user_sentences']} sentences of the person's takes an epoch, "
         f"{t['old_fraction']:.0%} of each epoch the old training data, lr "
-        f"{t['lr']:g}"
-        + (
-            "; one take of each gloss held back to check the fit, and the weights that decide "
-            "those best kept, the model before included: training/fit_check.py"
-            if t.get("hold_back")
-            else ""
-        )
-        + "); then each person's other clips (never takes) decided as the app "
+        f"{t['lr']:g}, every take trained on"
+        "); then each person's other clips (never takes) decided as the app "
         "decides, and beam + LM WER on sentences of them. The same clips are evaluated for "
         "every k.",
         "",
@@ -93,15 +87,6 @@ def _calibration(c: dict[str, Any], model: str) -> list[str]:
             f"| {a['fine_tune_s_mean']:.0f} |"
         )
     lines.append("")
-    kept = {k: s[f"k{k}"]["kept_before"] for k in ks if "kept_before" in s[f"k{k}"]}
-    if t.get("hold_back") and kept:
-        lines += [
-            "People whose held-back takes kept the model as it was (the fit did not decide them "
-            "better): "
-            + ", ".join(f"{n} of {s['people']} after {k}" for k, n in kept.items())
-            + ".",
-            "",
-        ]
     if "others_top1_change" in s:
         o = s["others_top1_change"]
         k = next(r["others_after"]["k"] for r in c["people"] if "others_after" in r)

@@ -12,14 +12,11 @@ the idle gloss ``-`` are recordings of the person at rest, used for pauses). The
    glosses, joined by :mod:`training.data.synthesis` as in the main recipe) and, where the
    checkpoint's training dataset is on this machine, as many sentences of the original data
    (its grammar, its training signers), so the old glosses are not forgotten;
-3. fine-tunes with CTC (with ``hold_back``, as Fit to me does: one take of each gloss recorded
-   at least twice is kept out of training, and of the model before and after each epoch the
-   one that decides those takes best is kept, so a fit that makes the person's own signs worse
-   is not the result), then exports an ONNX model (the export's parity check included) with
-   the sample count of every gloss in its ``training_data`` metadata, and writes the new
-   checkpoint beside it (same stem, ``.pt``) so the result can be taught again, and its sign
-   previews (``.previews.npz``, :mod:`training.previews`): the person's own take of each gloss
-   they recorded, and the base model's previews for the rest.
+3. fine-tunes with CTC on every take, then exports an ONNX model (the export's parity check
+   included) with the sample count of every gloss in its ``training_data`` metadata, and
+   writes the new checkpoint beside it (same stem, ``.pt``) so the result can be taught
+   again, and its sign previews (``.previews.npz``, :mod:`training.previews`): the person's
+   own take of each gloss they recorded, and the base model's previews for the rest.
 
 Progress goes to stdout as lines ``PROGRESS_PREFIX + JSON`` (``stage``, ``fraction`` in 0..1,
 ``message`` and more), which the app's progress bar reads; everything else printed is for
@@ -49,19 +46,19 @@ from torch import nn
 
 from engine.atomic import atomic_path
 from engine.dataset import Dataset
+from engine.decoder import GlossDecoder
 from engine.errors import SignStreamError
 from engine.landmarks import LandmarkSequence
 from engine.model import read_model_info
 from engine.previews import Previews, previews_of, previews_path, save_previews
 from engine.vocabulary import BLANK, Vocabulary
-from training.batches import Batch, batches
+from training.batches import Batch, batches, predict
 from training.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
 from training.config import TrainConfig
 from training.data.grammar import Grammar, load_grammar
 from training.data.sentences import Example, clip_example, features_of, hold_edges
 from training.data.synthesis import SamplePool, SynthesisConfig, collect_samples, synthesize
-from training.fit_check import Check, KeepBest, accuracy, hold_back
-from training.loop import Loop, LoopState, Schedule, epoch_seed
+from training.loop import Loop, Schedule, epoch_seed
 from training.models.base import ModelSpec, model_from_spec
 from training.previews import taught_previews
 from training.trainer import ctc_loss
@@ -111,9 +108,6 @@ class TeachConfig:
     name: str | None = None  # display name of the new model; None: the output's file stem
     seed: int = 0
     threads: int = 1  # torch CPU threads: the app keeps running beside the training
-    # keep one take of each gloss recorded at least twice out of training, and keep the weights
-    # (the model before or after an epoch) that decide those takes best (module docstring)
-    hold_back: bool = False
 
     def __post_init__(self) -> None:
         if self.epochs < 1:
@@ -126,12 +120,13 @@ class TeachConfig:
 
 # "Fit to me" (``--calibrate``): the person's takes of glosses the model already knows. Chosen
 # on held-out people by bench/calibration.py (its --split tune) so that the default vocabulary
-# with 3 takes a gloss fits in under a minute on a 2-core CPU; hold_back: a person the model
-# already recognised well lost up to 10 points to a fit without it (docs/RESULTS.md); half the
-# rate and three old sentences to each of the person's: on the tune people the fitted model
-# kept the others as before instead of losing 5 points of them and fitted the person better
-# (not repeated on RESULTS' report people at 3 takes; docs/experiments/fit-to-me-settings.md)
-CALIBRATION = TeachConfig(epochs=8, user_sentences=96, old_fraction=0.75, lr=5e-4, hold_back=True)
+# with 3 takes a gloss fits in under a minute on a 2-core CPU; half the rate and three old
+# sentences to each of the person's: on the tune people the fitted model kept the others as
+# before instead of losing 5 points of them and fitted the person better
+# (docs/experiments/fit-to-me-settings.md); every take trained on: a take of each gloss held
+# back to choose the epoch cost the people the model knew least more than it saved
+# (docs/experiments/fit-hold-back.md)
+CALIBRATION = TeachConfig(epochs=8, user_sentences=96, old_fraction=0.75, lr=5e-4)
 
 
 @dataclass(frozen=True)
@@ -143,7 +138,6 @@ class TeachResult:
     user_samples: int
     fit_accuracy: float  # greedy accuracy on the person's own samples (seen in training)
     seconds: float
-    check: Check | None = None  # the held-back takes before and after (hold_back only)
 
 
 Report = Callable[[dict[str, Any]], None]
@@ -225,12 +219,6 @@ class TeachData:
         isolated = [i.index for i in user.infos if len(i.glosses) == 1]
         self.user_samples = collect_samples(user, isolated)
         glosses = set(self.user_samples) - {self.idle}
-        # the takes kept out of training to check the fit (hold_back): one random take of each
-        # gloss recorded at least twice; the others train
-        self.held_back: list[tuple[str, LandmarkSequence]] = []
-        if config.hold_back:
-            self.user_samples, held = hold_back(self.user_samples, sorted(glosses), config.seed)
-            self.held_back = [(g, seq) for g, (_, seq) in held]
         if not glosses:
             raise TeachError(
                 f"{recordings}: no recorded signs to learn from (record a few samples first)"
@@ -327,10 +315,6 @@ class TeachData:
             for _, seq in items
         ]
 
-    def held_back_isolated(self) -> list[Example]:
-        """The held-back takes alone, as :meth:`user_isolated`."""
-        return [clip_example(seq, self.spec, self.vocab) for _, seq in self.held_back]
-
 
 def _resolve_file(path: str) -> Path | None:
     for p in (Path(path), REPO / path):
@@ -387,10 +371,9 @@ def _add_training_counts(path: Path, counts: Counter[str], extra: dict[str, Any]
 
 def fine_tuned(
     recordings: Path, ck: Checkpoint, config: TeachConfig, report: Report, name: str
-) -> tuple[Checkpoint, TeachData, float, Check | None]:
+) -> tuple[Checkpoint, TeachData, float]:
     """``ck`` fine-tuned on ``recordings``, nothing written: the new checkpoint (named
-    ``name``), the data it learnt from, its greedy accuracy on the person's training samples
-    and the held-back takes' check (``hold_back``; None without or with no gloss to hold back)."""
+    ``name``), the data it learnt from and its greedy accuracy on the person's samples."""
     if config.threads > 0:
         torch.set_num_threads(config.threads)
     data = TeachData(recordings, ck, config)
@@ -399,26 +382,24 @@ def fine_tuned(
     torch.manual_seed(config.seed)
     model = model_from_spec(spec)
     model.load_state_dict(grow_state(ck.state, model.state_dict(), old_classes))
-    held = f" ({len(data.held_back)} more held back to check the fit)" if data.held_back else ""
     report(
         {
             "stage": "data",
             "fraction": 0.0,
-            "message": f"{data.num_user_samples} recorded samples{held}, new glosses: "
+            "message": f"{data.num_user_samples} recorded samples, new glosses: "
             + (", ".join(data.new_glosses) or "none")
             + ("" if data.old_pool is not None else " (original training data not found)"),
             "new_glosses": list(data.new_glosses),
         }
     )
-    history, check = _fine_tune(model, data, config, report)
+    history = _fine_tune(model, data, config, report)
     fit = accuracy(model, data.user_isolated(), data.vocab)
     new_config: TrainConfig = replace(ck.config, name=name)
-    epochs = config.epochs if check is None else check.epoch
     new_ck = Checkpoint(
-        new_config, spec, data.vocab, model.state_dict(), ck.epoch + epochs,
+        new_config, spec, data.vocab, model.state_dict(), ck.epoch + config.epochs,
         ck.best_wer, ck.history + history,
     )  # fmt: skip
-    return new_ck, data, fit, check
+    return new_ck, data, fit
 
 
 def teach(
@@ -436,9 +417,8 @@ def teach(
         ck = load_checkpoint(init)
     except (ValueError, FileNotFoundError) as e:
         raise TeachError(f"--init: {e}") from e
-    new_ck, data, fit, check = fine_tuned(recordings, ck, config, report, name=out.stem)
-    message = f"fit on your samples {fit:.0%}" + ("" if check is None else f"; {check.describe()}")
-    report({"stage": "export", "fraction": 0.92, "message": message})
+    new_ck, data, fit = fine_tuned(recordings, ck, config, report, name=out.stem)
+    report({"stage": "export", "fraction": 0.92, "message": f"fit on your samples {fit:.0%}"})
 
     window, hop, base_name = _export_shape(init, config)
     name = config.name or out.stem
@@ -449,15 +429,13 @@ def teach(
         "new_glosses": list(data.new_glosses),
         "fit_accuracy": fit,
     }
-    if check is not None:
-        metadata["held_back"] = check.to_dict()
     takes = {g: [seq for _, seq in items] for g, items in data.user_samples.items()}
     base, _ = previews_of(init.with_suffix(".onnx"))  # none: only the person's takes
     previews = taught_previews(takes, base, data.vocab.glosses)
     pt = _write_model(new_ck, out, window, hop, name, data.counts, metadata, previews)
     seconds = time.perf_counter() - t0
     result = TeachResult(
-        out, pt, data.vocab.glosses, data.new_glosses, data.num_user_samples, fit, seconds, check
+        out, pt, data.vocab.glosses, data.new_glosses, data.num_user_samples, fit, seconds
     )
     report(
         {
@@ -467,7 +445,6 @@ def teach(
             "checkpoint": str(pt),
             "new_glosses": list(data.new_glosses),
             "fit_accuracy": fit,
-            "held_back": None if check is None else check.to_dict(),
             "seconds": round(seconds, 1),
         }
     )
@@ -476,9 +453,8 @@ def teach(
 
 def _fine_tune(
     model: nn.Module, data: TeachData, config: TeachConfig, report: Report
-) -> tuple[list[dict[str, Any]], Check | None]:
-    """Train ``model`` on the loop for ``config.epochs``, reporting every step; the history
-    and, with held-back takes, their check (``model`` then holds the weights kept)."""
+) -> list[dict[str, Any]]:
+    """Train ``model`` on the loop for ``config.epochs``, reporting every step; the history."""
     # a constant rate: a short fine-tune from trained weights needs no warm-up or decay
     schedule = Schedule(
         epochs=config.epochs, lr=config.lr, weight_decay=config.weight_decay,
@@ -508,20 +484,21 @@ def _fine_tune(
             }
         )  # fmt: skip
 
-    # the weights that decide the held-back takes best: the model before the fit unless an
-    # epoch beats it (training/fit_check.py)
-    held_back = data.held_back_isolated()
-    best = KeepBest(model, held_back, data.vocab) if held_back else None
-
-    def save(state: LoopState, improved: bool) -> None:
-        if best is not None:
-            state.history[-1]["held_back"] = best.after_epoch(state.epoch)
-
     loop = Loop(model, schedule, math.ceil(len(first) / config.batch_size))
-    state = loop.run(epoch_batches, loss, save=save, on_step=on_step, log=None)
-    keys = ("epoch", "loss", "held_back")
-    history: list[dict[str, Any]] = [{k: h[k] for k in keys if k in h} for h in state.history]
-    return history, None if best is None else best.restore()
+    state = loop.run(epoch_batches, loss, on_step=on_step, log=None)
+    return [{k: h[k] for k in ("epoch", "loss") if k in h} for h in state.history]
+
+
+@torch.no_grad()
+def accuracy(model: nn.Module, examples: Sequence[Example], vocab: Vocabulary) -> float:
+    """Share of ``examples`` the model decodes exactly (greedy, the engine's decoder)."""
+    if not examples:
+        return 0.0
+    decoder = GlossDecoder(vocab)
+    lps = predict(model, examples, torch.device("cpu"))
+    return sum(
+        decoder.decode(lp).glosses == e.glosses for lp, e in zip(lps, examples, strict=True)
+    ) / len(examples)
 
 
 def _write_model(
