@@ -59,7 +59,7 @@ def test_fit_to_me_improves_real_people_it_never_saw(shared_data: Path, tmp_path
     for person in crowd:
         split = split_person(person, ks=(3,))
         before = top1(init, ds, split.evaluated)
-        fitted, _, _ = fit_person(init, ds, split.takes[3], tmp_path / "fit.pt", CALIBRATION)
+        fitted, _ = fit_person(init, ds, split.takes[3], tmp_path / "fit.pt", CALIBRATION)
         gains.append(top1(fitted, ds, split.evaluated) - before)
     assert len(gains) == 2 and sum(gains) / 2 > 0.1 and max(gains) > 0.2, gains
 
