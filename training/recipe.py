@@ -99,9 +99,9 @@ RECIPE_PRESETS = {
         folds=(0, 1, 2),
         distill_folds=(0,),
         distill_epochs=20,
-        # two one-thread runs side by side: on 2 cores the cross-validation's 118 training
-        # minutes took about 85 minutes of wall time that way (one two-thread run at a time
-        # gains next to nothing from its second thread on these small models)
+        # two one-thread runs side by side: on 2 cores the whole recipe took 92 minutes that
+        # way, its runs 122 training minutes (one two-thread run at a time gains next to
+        # nothing from its second thread on these small models)
         workers=2,
     ),
     # a check of the whole recipe in minutes (numbers meaningless)
@@ -205,9 +205,11 @@ def weights_fingerprint(path: Path) -> str:
     return h.hexdigest()
 
 
-def _row_files(name: str, ck_path: Path, lm: Path, work: Path) -> None:
+def _row_files(
+    name: str, ck_path: Path, lm: Path, work: Path
+) -> tuple[dict[str, Any], dict[str, Any]]:
     """Rejection fit, held-out evaluation, ONNX FP32 + INT8 export and the INT8 evaluation of
-    one model, each cached (a job: the untimed part of :func:`_row`)."""
+    one model, each cached (a job: the untimed part of :func:`_row`); the two evaluations."""
     from engine.model import read_model_info
     from training.export import export_onnx, quantize_int8
     from training.generalise import ensure_rejection
@@ -229,7 +231,9 @@ def _row_files(name: str, ck_path: Path, lm: Path, work: Path) -> None:
     if not int8_path.exists():
         quantize_int8(onnx_path, int8_path, "dynamic")
     # an ONNX file carries no data config: the checkpoint's (its people, its held-out fold)
-    _evaluate(int8_path, lm, work / "eval" / f"{name}.int8.json", data=ck.config.data)
+    return metrics, _evaluate(
+        int8_path, lm, work / "eval" / f"{name}.int8.json", data=ck.config.data
+    )
 
 
 def _onnx_paths(name: str, work: Path) -> tuple[Path, Path]:
@@ -240,7 +244,7 @@ def _onnx_paths(name: str, work: Path) -> tuple[Path, Path]:
 def _row(name: str, ck_path: Path, lm: Path, work: Path) -> dict[str, Any]:
     """One model's row: its files (:func:`_row_files`, cached), sizes and CPU timing (timed with
     nothing else running)."""
-    _row_files(name, ck_path, lm, work)
+    metrics, metrics_int8 = _row_files(name, ck_path, lm, work)
     ck = load_checkpoint(ck_path)
     onnx_path, int8_path = _onnx_paths(name, work)
     return {
@@ -252,10 +256,8 @@ def _row(name: str, ck_path: Path, lm: Path, work: Path) -> dict[str, Any]:
         "int8_mb": int8_path.stat().st_size / 1e6,
         "cpu_ms": cpu_ms_per_window(onnx_path, ck.spec.in_dim),
         "cpu_ms_int8": cpu_ms_per_window(int8_path, ck.spec.in_dim),
-        "eval": _evaluate(ck_path, lm, work / "eval" / f"{name}.json"),
-        "eval_int8": _evaluate(
-            int8_path, lm, work / "eval" / f"{name}.int8.json", data=ck.config.data
-        ),
+        "eval": metrics,
+        "eval_int8": metrics_int8,
     }
 
 

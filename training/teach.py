@@ -393,7 +393,7 @@ def fine_tuned(
         }
     )
     history = _fine_tune(model, data, config, report)
-    fit = accuracy(model, data.user_isolated(), data.vocab)
+    fit = _fit_accuracy(model, data.user_isolated(), data.vocab)
     new_config: TrainConfig = replace(ck.config, name=name)
     new_ck = Checkpoint(
         new_config, spec, data.vocab, model.state_dict(), ck.epoch + config.epochs,
@@ -490,7 +490,7 @@ def _fine_tune(
 
 
 @torch.no_grad()
-def accuracy(model: nn.Module, examples: Sequence[Example], vocab: Vocabulary) -> float:
+def _fit_accuracy(model: nn.Module, examples: Sequence[Example], vocab: Vocabulary) -> float:
     """Share of ``examples`` the model decodes exactly (greedy, the engine's decoder)."""
     if not examples:
         return 0.0
