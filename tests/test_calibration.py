@@ -139,3 +139,8 @@ def test_fit_to_me_trains_on_every_take(tiny_data: Path, tmp_path: Path) -> None
     assert sum(data.counts.values()) == len(picked) == 3 * len(glosses)
     assert fitted.epoch == init.epoch + config.epochs and 0.0 <= fit <= 1.0
     assert any(not torch.equal(v, init.state[k]) for k, v in fitted.state.items())
+    marked = "\n".join(
+        _calibration({"ks": [3], "summary": summary, "people": rows}, "m", {"b": [3, 4]})
+    )
+    assert "| b (recording fault) | crowd |" in marked
+    assert "| a | crowd |" in marked

@@ -269,9 +269,11 @@ def run_recipe(
     results: str | Path = REPO / "docs" / "RESULTS.md",
 ) -> dict[str, Any]:
     """Run every step (see the module docstring); returns the collected numbers."""
+    from engine.dataset import Dataset
     from training.crossval import fold_jobs, summarise_folds
+    from training.data.faults import shared_hand_tracks
     from training.data.people import ensure_people
-    from training.data.registry import ensure_datasets
+    from training.data.registry import DATA_DIR, ensure_datasets
     from training.generalise import sign_forms
     from training.results import model_card, results_markdown
     from training.selection import choose
@@ -329,6 +331,7 @@ def run_recipe(
         "boston": boston,
         "wlasl": wlasl,
         "calibration": calibration,
+        "recording_faults": shared_hand_tracks(Dataset(DATA_DIR / "people")),
         "minutes": (time.perf_counter() - t_start) / 60,
         "train_minutes": _train_minutes(work / "people"),
     }

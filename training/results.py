@@ -44,7 +44,7 @@ def results_markdown(s: dict[str, Any]) -> str:
     if "wlasl" in s:
         lines += _wlasl(s["wlasl"])
     if s.get("calibration"):
-        lines += _calibration(s["calibration"], s["default_model"])
+        lines += _calibration(s["calibration"], s["default_model"], s.get("recording_faults"))
     return "\n".join(lines)
 
 
@@ -52,8 +52,11 @@ def _points(x: float) -> str:
     return f"{100 * x:+.1f} points"
 
 
-def _calibration(c: dict[str, Any], model: str) -> list[str]:
-    """Fit to me's k-shot curve (training/calibration.py, issue 20)."""
+def _calibration(
+    c: dict[str, Any], model: str, faults: dict[str, list[int]] | None = None
+) -> list[str]:
+    """Fit to me's k-shot curve (training/calibration.py, issue 20); the people of ``faults``
+    (training/data/faults.py) marked."""
     from dataclasses import asdict
 
     from training.teach import CALIBRATION
@@ -107,10 +110,12 @@ def _calibration(c: dict[str, Any], model: str) -> list[str]:
         f"| person | data | glosses | clips evaluated | before | {head} |",
         "|---|---|---|---|---|" + "---|" * len(ks),
     ]
+    faulty = faults or {}
     for r in c["people"]:
         after = " | ".join(_pct(r[f"k{k}"]["top1"]) for k in ks)
+        mark = " (recording fault)" if r["signer"] in faulty else ""
         lines.append(
-            f"| {r['signer']} | {r['dataset']} | {', '.join(r['glosses'])} "
+            f"| {r['signer']}{mark} | {r['dataset']} | {', '.join(r['glosses'])} "
             f"| {r['evaluated_clips']} | {_pct(r['before']['top1'])} | {after} |"
         )
     return [*lines, ""]
@@ -332,7 +337,8 @@ def _people_table(s: dict[str, Any]) -> list[str]:
         f"{len(tail)} of {len(people)} people are below {_pct(TAIL)} isolated top-1: "
         + (", ".join(f"{p['signer']} ({', '.join(p['glosses'])})" for p in tail) or "none")
         + ". Some recorders signed another sign language under English names, static hand "
-        "shapes, or letters under a word's name; they are real users and are in every number.",
+        "shapes, or letters under a word's name; they are real users and are in every number."
+        + _faults_said(s.get("recording_faults")),
         "",
         "| person | data | fold | glosses | clips | isolated top-1 | WER beam + LM | unknown "
         "signs given a gloss |",
@@ -345,6 +351,20 @@ def _people_table(s: dict[str, Any]) -> list[str]:
             f"| {p['clips']} | {_pct(p['top1'])} | {_pct(p['wer'])} | {unknown} |"
         )
     return [*lines, ""]
+
+
+def _faults_said(faults: dict[str, list[int]] | None) -> str:
+    """The people whose clips of different glosses share a hand track (training/data/faults.py),
+    said beside the per-person numbers they pull down."""
+    if not faults:
+        return ""
+    who = ", ".join(f"{p} ({n} of {total} clips)" for p, (n, total) in sorted(faults.items()))
+    return (
+        f" Recording faults: {who} hold a hand track that one of their clips of another gloss "
+        "holds too, byte for byte (a capture loop that saved a stale hand); nothing in the "
+        "landmarks tells those clips apart, for any model or Fit to me "
+        "(training/data/faults.py)."
+    )
 
 
 def _models_table(s: dict[str, Any]) -> list[str]:
