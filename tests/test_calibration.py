@@ -114,6 +114,11 @@ def test_the_curve_and_its_results_section_from_person_rows() -> None:
     assert "| 3 | 95.0% | 90.0% | 10.0% | 30 |" in text
     assert "worst -15.0 points (2 pairs)" in text
     assert "| a | crowd | hello, no | 20 | 50.0% | 90.0% |" in text
+    marked = "\n".join(
+        _calibration({"ks": [3], "summary": summary, "people": rows}, "m", {"b": [3, 4]})
+    )
+    assert "| b (recording fault) | crowd |" in marked
+    assert "| a | crowd |" in marked
 
 
 def test_fit_to_me_trains_on_every_take(tiny_data: Path, tmp_path: Path) -> None:
@@ -139,8 +144,3 @@ def test_fit_to_me_trains_on_every_take(tiny_data: Path, tmp_path: Path) -> None
     assert sum(data.counts.values()) == len(picked) == 3 * len(glosses)
     assert fitted.epoch == init.epoch + config.epochs and 0.0 <= fit <= 1.0
     assert any(not torch.equal(v, init.state[k]) for k, v in fitted.state.items())
-    marked = "\n".join(
-        _calibration({"ks": [3], "summary": summary, "people": rows}, "m", {"b": [3, 4]})
-    )
-    assert "| b (recording fault) | crowd |" in marked
-    assert "| a | crowd |" in marked
