@@ -328,6 +328,9 @@ def run_recipe(
         "default_model": ROW_NAMES[best],
         "default_kind": best,
         "default_model_rejection": best_rejection,
+        # the file in models/ (the row's export above also carries the rejection and an
+        # embedding output, which the shipped model drops where it ships without rejection)
+        "shipped_onnx_mb": (models / f"{DEFAULT_MODEL_NAME}.onnx").stat().st_size / 1e6,
         "sign_forms": sign_forms(),
         "boston": boston,
         "wlasl": wlasl,

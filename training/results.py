@@ -496,7 +496,8 @@ def model_card(s: dict[str, Any], ck: Checkpoint) -> str:
             "# people-student",
             "",
             f"The default model of SignStream: {ROLES.get(name, name)}, family `{r['family']}`, "
-            f"{r['parameters']:,} parameters, {r['onnx_mb']:.2f} MB, {r['cpu_ms']:.2f} ms per "
+            f"{r['parameters']:,} parameters, {s.get('shipped_onnx_mb', r['onnx_mb']):.2f} MB, "
+            f"{r['cpu_ms']:.2f} ms per "
             "64-frame window on one CPU core.",
             "",
             f"- Vocabulary ({len(ck.vocab)} glosses): {', '.join(ck.vocab.glosses)}. Rest (not "
