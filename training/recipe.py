@@ -270,11 +270,9 @@ def run_recipe(
     results: str | Path = REPO / "docs" / "RESULTS.md",
 ) -> dict[str, Any]:
     """Run every step (see the module docstring); returns the collected numbers."""
-    from engine.dataset import Dataset
     from training.crossval import fold_jobs, summarise_folds
-    from training.data.faults import shared_hand_tracks
     from training.data.people import ensure_people
-    from training.data.registry import DATA_DIR, ensure_datasets
+    from training.data.registry import ensure_datasets
     from training.generalise import sign_forms
     from training.results import model_card, results_markdown
     from training.selection import choose
@@ -328,14 +326,13 @@ def run_recipe(
         "default_model": ROW_NAMES[best],
         "default_kind": best,
         "default_model_rejection": best_rejection,
-        # the file in models/ (the row's export above also carries the rejection and an
-        # embedding output, which the shipped model drops where it ships without rejection)
+        # the file itself: the row's export also carries the rejection and an embedding output
         "shipped_onnx_mb": (models / f"{DEFAULT_MODEL_NAME}.onnx").stat().st_size / 1e6,
         "sign_forms": sign_forms(),
         "boston": boston,
         "wlasl": wlasl,
         "calibration": calibration,
-        "recording_faults": shared_hand_tracks(Dataset(DATA_DIR / "people")),
+        "recording_faults": _recording_faults(),
         "minutes": (time.perf_counter() - t_start) / 60,
         "train_minutes": _train_minutes(work / "people"),
     }
@@ -345,6 +342,15 @@ def run_recipe(
     _index(models)
     _log(f"done: default model {ROW_NAMES[best]}; {results}")
     return summary
+
+
+def _recording_faults() -> dict[str, tuple[int, int]]:
+    """The people dataset's recording faults (training/data/faults.py), named in RESULTS."""
+    from engine.dataset import Dataset
+    from training.data.faults import shared_hand_tracks
+    from training.data.registry import DATA_DIR
+
+    return shared_hand_tracks(Dataset(DATA_DIR / "people"))
 
 
 def _train_minutes(runs: Path) -> float:
